@@ -1,0 +1,58 @@
+# Two commands for a newcomer: `make run` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench package install browser clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+# Browser tests drive Debian's Chromium through Playwright; no browser download is needed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Chromium from Debian's packages for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+run: $(INSTALLED)
+	$(BIN)/matterline devstack
+
+# pytest exits 5 when it collected no test: treat that as a failure, never as a pass.
+test: $(INSTALLED) browser
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no test ran"; exit 1; fi; exit $$status
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy chalicelib lambdas devstack app.py
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(INSTALLED)
+	@for script in tests/bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# Chalice packages app.py, chalicelib/ and vendor/; the workers in lambdas/, the templates and the state
+# machine definitions are added here, so the deploy template finds them next to deployment.zip.
+package: $(INSTALLED)
+	rm -rf build && mkdir -p build
+	$(BIN)/chalice package --stage prod --merge-template infra/template.yaml build/
+	cd build && $(abspath $(BIN))/python -m zipfile -e deployment.zip _code && rm deployment.zip
+	cp -r lambdas templates build/_code/
+	cd build/_code && find . -name '__pycache__' -prune -exec rm -rf {} + && $(abspath $(BIN))/python -m zipfile -c ../deployment.zip .
+	rm -rf build/_code && cp -r infra/statemachines build/statemachines
+	@echo "package: build/sam.json, build/deployment.zip, build/statemachines/"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Matterline's HTTP API and schedules (AWS Chalice).
+
+Kept light on purpose: importing this module is a Lambda cold start, so adapters and settings are built
+on the first request (``chalicelib.bootstrap``), not here.
+"""
+
+from __future__ import annotations
+
+from chalice import Chalice, Cron
+
+from chalicelib.api.people import people
+from chalicelib.api.security import security
+from chalicelib.api.system import system
+from chalicelib.api.tokens import administration
+
+app = Chalice(app_name="matterline")
+app.register_blueprint(security)
+app.register_blueprint(system)
+app.register_blueprint(people)
+app.register_blueprint(administration)
+
+
+@app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")
+def housekeeping(event: object) -> dict[str, str]:
+    """03:15 UTC daily: start the housekeeping workflow (expire API tokens in every firm)."""
+    from chalicelib.bootstrap import container
+
+    services = container()
+    return {"execution_arn": services.housekeeping.start_daily_run(services.clock.now())}

@@ -1,0 +1,1 @@
+"""Matterline's application package: domain rules, use cases, adapters and the HTTP API."""

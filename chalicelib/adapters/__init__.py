@@ -1,0 +1,1 @@
+"""Real implementations of the ports, one sub-package per outside system."""

@@ -1,0 +1,1 @@
+"""Verification of Entra ID (Microsoft identity platform) tokens."""

@@ -1,0 +1,62 @@
+"""The single-table key design. Every key is built here, so the whole layout reads in one place.
+
+Every item carries ``firm_id`` and lives under a partition that names its firm, except the few global
+lookup items (tenant → firm, token hash → token) whose keys are unguessable or firm-independent.
+
+| item                 | PK                                   | SK                       | GSI1PK / GSI1SK                               |
+| -------------------- | ------------------------------------ | ------------------------ | --------------------------------------------- |
+| firm                 | FIRM#{firm}                          | FIRM                     | FIRMS / FIRM#{firm}                           |
+| tenant guard         | TENANT#{tenant}                      | TENANT                   |                                               |
+| user                 | FIRM#{firm}                          | USER#{user}              |                                               |
+| user email guard     | FIRM#{firm}                          | UNIQUE#EMAIL#{email}     |                                               |
+| user identity guard  | FIRM#{firm}                          | UNIQUE#OID#{oid}         |                                               |
+| api token            | APITOKEN#{sha256}                    | APITOKEN                 | FIRM#{firm}#APITOKENS / {created}#{token}     |
+| audit record         | FIRM#{firm}#AUDIT#{type}#{id}        | {iso time}#{record}      | FIRM#{firm}#AUDIT / {iso time}#{record}       |
+
+Guard items make uniqueness a condition (``attribute_not_exists``) inside the same transaction as the
+write they protect: two invitations of one email race, one wins, the other gets ``Duplicate``.
+"""
+
+from __future__ import annotations
+
+
+def firm(firm_id: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", "FIRM")
+
+
+FIRMS_INDEX_PK = "FIRMS"
+
+
+def tenant_guard(tenant_id: str) -> tuple[str, str]:
+    return (f"TENANT#{tenant_id}", "TENANT")
+
+
+def user(firm_id: str, user_id: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"USER#{user_id}")
+
+
+USER_PREFIX = "USER#"
+
+
+def email_guard(firm_id: str, email: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"UNIQUE#EMAIL#{email}")
+
+
+def identity_guard(firm_id: str, oid: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"UNIQUE#OID#{oid}")
+
+
+def api_token(token_hash: str) -> tuple[str, str]:
+    return (f"APITOKEN#{token_hash}", "APITOKEN")
+
+
+def api_tokens_of(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#APITOKENS"
+
+
+def audit_stream(firm_id: str, entity_type: str, entity_id: str) -> str:
+    return f"FIRM#{firm_id}#AUDIT#{entity_type}#{entity_id}"
+
+
+def audit_feed(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#AUDIT"

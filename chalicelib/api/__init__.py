@@ -1,0 +1,1 @@
+"""Chalice blueprints: parse with pydantic, call one service, shape the reply."""

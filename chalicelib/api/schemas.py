@@ -1,0 +1,173 @@
+"""Request and response models of the public API (pydantic v2). Inputs forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chalicelib.domain.api_tokens import ApiToken
+from chalicelib.domain.audit import AuditRecord
+from chalicelib.domain.identity import Permission, Principal, Role
+from chalicelib.domain.roster import Firm, User, UserStatus
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class PageQuery(Input):
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class UserOut(BaseModel):
+    user_id: str
+    email: str
+    display_name: str
+    roles: list[Role]
+    status: UserStatus
+    time_zone: str | None
+    external_ids: dict[str, str]
+    phone_extensions: list[str]
+    version: int
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            user_id=user.user_id,
+            email=user.email,
+            display_name=user.display_name,
+            roles=sorted(user.roles),
+            status=user.status,
+            time_zone=user.time_zone,
+            external_ids=user.external_ids,
+            phone_extensions=list(user.phone_extensions),
+            version=user.version,
+        )
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class FirmOut(BaseModel):
+    firm_id: str
+    name: str
+    time_zone: str
+
+    @classmethod
+    def of(cls, firm: Firm) -> FirmOut:
+        return cls(firm_id=firm.firm_id, name=firm.name, time_zone=firm.time_zone)
+
+
+class MeOut(BaseModel):
+    """The signed-in person, their firm, and what they may do."""
+
+    user: UserOut
+    firm: FirmOut
+    permissions: list[Permission]
+
+    @classmethod
+    def of(cls, user: User, firm: Firm, principal: Principal) -> MeOut:
+        return cls(user=UserOut.of(user), firm=FirmOut.of(firm), permissions=sorted(principal.permissions))
+
+
+Email = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InviteUser(Input):
+    email: str = Email
+    display_name: str = Field(min_length=1, max_length=200)
+    roles: list[Role] = Field(min_length=1)
+    time_zone: str | None = Field(default=None, max_length=64)
+    external_ids: dict[str, str] = Field(default_factory=dict)
+    phone_extensions: list[str] = Field(default_factory=list, max_length=10)
+
+
+class UpdateUser(Input):
+    """Send ``version`` as read; the change is refused (409) if someone changed the user since."""
+
+    version: int = Field(ge=1)
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    status: UserStatus | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+    external_ids: dict[str, str] | None = None
+    phone_extensions: list[str] | None = Field(default=None, max_length=10)
+
+
+class CreateApiToken(Input):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Permission] = Field(min_length=1)
+    expires_at: AwareDatetime | None = None
+
+
+class ApiTokenOut(BaseModel):
+    token_id: str
+    name: str
+    scopes: list[Permission]
+    status: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> ApiTokenOut:
+        return cls(
+            token_id=token.token_id,
+            name=token.name,
+            scopes=sorted(token.scopes),
+            status=token.status.value,
+            created_by=token.created_by,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+class IssuedApiToken(BaseModel):
+    """The secret appears here once; store it now, it cannot be shown again."""
+
+    token: ApiTokenOut
+    secret: str
+
+
+class AuditOut(BaseModel):
+    record_id: str
+    entity_type: str
+    entity_id: str
+    action: str
+    actor: str
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditOut:
+        return cls(
+            record_id=record.record_id,
+            entity_type=record.entity_type,
+            entity_id=record.entity_id,
+            action=record.action,
+            actor=record.actor,
+            at=record.at,
+            before=record.before,
+            after=record.after,
+        )
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None

@@ -1,0 +1,116 @@
+"""The composition root: the one place that wires adapters to services, from settings.
+
+Built lazily on first use so that importing ``app.py`` (a Lambda cold start) does not pay for boto3
+clients, JWT libraries or settings parsing until a request needs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.persistence.repositories import (
+    TableApiTokenRepository,
+    TableAuditLog,
+    TableFirmRepository,
+    TableUserRepository,
+)
+from chalicelib.adapters.persistence.table import Table
+from chalicelib.ports import Clock, TokenVerifier, WorkflowStarter
+from chalicelib.services.api_tokens import ApiTokenService
+from chalicelib.services.audit import AuditService
+from chalicelib.services.authentication import Authenticator
+from chalicelib.services.housekeeping import HousekeepingService
+from chalicelib.services.roster import RosterService
+from chalicelib.settings import Settings, get_settings
+
+
+@dataclass
+class Container:
+    """Everything the handlers and workers reach for."""
+
+    settings: Settings
+    clock: Clock
+    table: Table
+    authenticator: Authenticator
+    roster: RosterService
+    api_tokens: ApiTokenService
+    audit: AuditService
+    housekeeping: HousekeepingService
+
+
+def aws_client(service: str, settings: Settings) -> Any:
+    """A boto3 client pointed at AWS, or at the endpoint the settings name (the devstack)."""
+    import boto3
+
+    return boto3.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+
+
+def build_container(
+    settings: Settings | None = None,
+    *,
+    table: Table | None = None,
+    clock: Clock | None = None,
+    verifier: TokenVerifier | None = None,
+    workflows: WorkflowStarter | None = None,
+) -> Container:
+    """Wire the application. Tests pass their own table, clock or verifier; everything else is real."""
+    settings = settings or get_settings()
+    if clock is None:
+        from chalicelib.adapters.clock import SystemClock
+
+        clock = SystemClock()
+    if table is None:
+        from chalicelib.adapters.persistence.dynamodb_table import DynamoTable
+
+        table = DynamoTable(aws_client("dynamodb", settings), settings.table_name)
+    if verifier is None:
+        from chalicelib.adapters.identity.entra import JwksTokenVerifier
+
+        verifier = JwksTokenVerifier(
+            jwks_url=settings.identity_jwks_url,
+            issuer_template=settings.identity_issuer_template,
+            audience=settings.identity_audience,
+            ca_bundle=settings.identity_ca_bundle,
+            cache_seconds=settings.jwks_cache_seconds,
+            leeway_seconds=settings.clock_skew_seconds,
+        )
+    if workflows is None:
+        from chalicelib.adapters.workflows.stepfunctions import StepFunctionsWorkflows
+
+        workflows = StepFunctionsWorkflows(aws_client("stepfunctions", settings), settings.state_machines)
+    firms = TableFirmRepository(table, clock)
+    users = TableUserRepository(table, clock)
+    tokens = TableApiTokenRepository(table, clock)
+    token_service = ApiTokenService(tokens, clock)
+    return Container(
+        settings=settings,
+        clock=clock,
+        table=table,
+        authenticator=Authenticator(verifier=verifier, firms=firms, users=users, tokens=tokens, clock=clock),
+        roster=RosterService(firms, users, clock),
+        api_tokens=token_service,
+        audit=AuditService(TableAuditLog(table)),
+        housekeeping=HousekeepingService(firms, token_service, workflows),
+    )
+
+
+_container: Container | None = None
+_lock = threading.Lock()
+
+
+def container() -> Container:
+    """The process-wide container, built on first use."""
+    global _container
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = build_container()
+    return _container
+
+
+def use_container(replacement: Container | None) -> None:
+    """Swap the process-wide container (tests and the devstack); None rebuilds from settings next time."""
+    global _container
+    _container = replacement

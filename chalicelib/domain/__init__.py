@@ -1,0 +1,1 @@
+"""Pure business rules. Nothing here imports AWS, HTTP or Microsoft libraries."""

@@ -1,0 +1,109 @@
+"""The interfaces the use cases need. Adapters implement them; ``bootstrap`` wires them together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from chalicelib.domain.api_tokens import ApiToken
+from chalicelib.domain.audit import AuditRecord
+from chalicelib.domain.roster import Firm, User
+
+
+class Clock(Protocol):
+    """The one source of ``now`` (UTC, timezone-aware). Tests freeze it."""
+
+    def now(self) -> datetime: ...
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the cursor for the next, if any."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class FirmRepository(Protocol):
+    """Firms, keyed by id and by their Microsoft 365 tenant."""
+
+    def get(self, firm_id: str) -> Firm | None: ...
+
+    def get_by_tenant(self, tenant_id: str) -> Firm | None: ...
+
+    def add(self, firm: Firm, actor: str) -> Firm: ...
+
+    def list_all(self) -> list[Firm]: ...
+
+
+class UserRepository(Protocol):
+    """A firm's roster. Email and Entra object id are unique within a firm (guard items)."""
+
+    def get(self, firm_id: str, user_id: str) -> User | None: ...
+
+    def get_by_email(self, firm_id: str, email: str) -> User | None: ...
+
+    def get_by_identity(self, firm_id: str, oid: str) -> User | None: ...
+
+    def list(self, firm_id: str, cursor: str | None = None, limit: int = 100) -> Page[User]: ...
+
+    def add(self, user: User, actor: str) -> User: ...
+
+    def update(self, user: User, actor: str, action: str = "update") -> User:
+        """Save ``user`` if nobody changed it since it was read (``user.version``); returns the new version."""
+        ...
+
+
+class ApiTokenRepository(Protocol):
+    """API tokens, looked up by the hash of the secret, listed per firm."""
+
+    def add(self, token: ApiToken, actor: str) -> ApiToken: ...
+
+    def get_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    def get(self, firm_id: str, token_id: str) -> ApiToken | None: ...
+
+    def list(self, firm_id: str) -> list[ApiToken]: ...
+
+    def update(self, token: ApiToken, actor: str, action: str) -> ApiToken: ...
+
+    def record_use(self, token: ApiToken, at: datetime) -> None:
+        """Stamp the last use; losing a race here is harmless, so it is not audited."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Reads the audit trail that the repositories append to inside their transactions."""
+
+    def for_entity(self, firm_id: str, entity_type: str, entity_id: str) -> list[AuditRecord]: ...
+
+    def recent(self, firm_id: str, cursor: str | None = None, limit: int = 50) -> Page[AuditRecord]: ...
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """The claims we rely on from a verified Entra ID access token."""
+
+    tenant_id: str
+    object_id: str
+    email: str | None
+    name: str | None
+    scopes: Sequence[str]
+    claims: Mapping[str, Any]
+
+
+class TokenVerifier(Protocol):
+    """Verifies a bearer JWT: signature against JWKS, audience, issuer, expiry."""
+
+    def verify(self, token: str) -> VerifiedToken: ...
+
+
+class WorkflowStarter(Protocol):
+    """Starts a named workflow (a Step Functions state machine) once per ``run_name``."""
+
+    def start(self, workflow: str, run_name: str, payload: Mapping[str, Any]) -> str: ...
