@@ -68,7 +68,7 @@ class ApiTokenService:
         principal.require(Permission.TOKENS_MANAGE)
         token = self._tokens.get(principal.firm_id, token_id)
         if token is None:
-            raise NotFound(f"there is no API token {token_id} in your firm")
+            raise NotFound("there is no such API token in your firm")
         if token.status is not TokenStatus.ACTIVE:
             raise Conflict(f"the token is already {token.status.value}")
         revoked = replace(token, status=TokenStatus.REVOKED, revoked_at=self._clock.now())

@@ -103,7 +103,7 @@ class RosterService:
             principal.require(Permission.ROSTER_READ)
         user = self._users.get(principal.firm_id, user_id)
         if user is None:
-            raise NotFound(f"there is no user {user_id} in your firm")
+            raise NotFound("there is no such user in your firm")
         return user
 
     def list(self, principal: Principal, cursor: str | None, limit: int) -> Page[User]:
@@ -116,7 +116,7 @@ class RosterService:
         principal.require(Permission.ROSTER_WRITE)
         current = self._users.get(principal.firm_id, user_id)
         if current is None:
-            raise NotFound(f"there is no user {user_id} in your firm")
+            raise NotFound("there is no such user in your firm")
         if current.version != expected_version:
             raise StaleVersion("user", user_id)
         if changes.roles is not None:

@@ -11,7 +11,7 @@ lookup items (tenant → firm, token hash → token) whose keys are unguessable 
 | user email guard     | FIRM#{firm}                          | UNIQUE#EMAIL#{email}     |                                               |
 | user identity guard  | FIRM#{firm}                          | UNIQUE#OID#{oid}         |                                               |
 | api token            | APITOKEN#{sha256}                    | APITOKEN                 | FIRM#{firm}#APITOKENS / {created}#{token}     |
-| audit record         | FIRM#{firm}#AUDIT#{type}#{id}        | {iso time}#{record}      | FIRM#{firm}#AUDIT / {iso time}#{record}       |
+| audit record         | FIRM#{firm}#AUDIT#{type}#{id}        | V#{version:010d}         | FIRM#{firm}#AUDIT / {iso time}#{type}#{id}#V… |
 
 Guard items make uniqueness a condition (``attribute_not_exists``) inside the same transaction as the
 write they protect: two invitations of one email race, one wins, the other gets ``Duplicate``.
@@ -60,3 +60,8 @@ def audit_stream(firm_id: str, entity_type: str, entity_id: str) -> str:
 
 def audit_feed(firm_id: str) -> str:
     return f"FIRM#{firm_id}#AUDIT"
+
+
+def audit_version(version: int) -> str:
+    """Zero-padded so versions sort as strings."""
+    return f"V#{version:010d}"

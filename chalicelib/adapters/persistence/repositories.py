@@ -11,7 +11,6 @@ writers that read the same version cannot both win:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -87,7 +86,8 @@ class VersionedWriter:
             operations.append(Put(guard_item, ItemAbsent()))
         for guard in remove_guards:
             operations.append(Delete(guard.pk, guard.sk, AttributeEquals("owner", entity_id)))
-        operations.append(Put(self.audit_item(firm_id, entity_type, entity_id, action, actor, before, after)))
+        audit = self.audit_item(firm_id, entity_type, entity_id, new_version, action, actor, before, after)
+        operations.append(Put(audit, ItemAbsent()))
         try:
             self._table.transact(operations)
         except TransactionCancelled as cancelled:
@@ -109,20 +109,24 @@ class VersionedWriter:
         firm_id: str,
         entity_type: str,
         entity_id: str,
+        version: int,
         action: str,
         actor: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> Item:
-        """An audit record as an item; callers put it in the same transaction as the change."""
+        """An audit record as an item; callers put it in the same transaction as the change.
+
+        An entity's records are keyed by the version the change produced, so its history reads in
+        order even when two changes share a millisecond, and a record can never be written twice.
+        """
         at = dt_out(self._clock.now())
-        sort_key = f"{at}#{uuid.uuid4().hex[:12]}"
         return strip_none(
             {
                 "PK": keys.audit_stream(firm_id, entity_type, entity_id),
-                "SK": sort_key,
+                "SK": keys.audit_version(version),
                 "GSI1PK": keys.audit_feed(firm_id),
-                "GSI1SK": sort_key,
+                "GSI1SK": f"{at}#{entity_type}#{entity_id}#{keys.audit_version(version)}",
                 "type": "audit",
                 "firm_id": firm_id,
                 "entity_type": entity_type,
@@ -481,7 +485,7 @@ def _audit_from(item: Item) -> AuditRecord:
         at=at,
         before=json.loads(item["before"]) if "before" in item else None,
         after=json.loads(item["after"]) if "after" in item else None,
-        record_id=item["SK"],
+        record_id=item["GSI1SK"],
     )
 
 

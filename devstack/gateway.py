@@ -1,0 +1,33 @@
+"""Makes Chalice's local API Gateway answer a failed authorizer the way API Gateway does.
+
+In AWS, a TOKEN authorizer that raises ``Exception("Unauthorized")`` makes API Gateway answer 401. Chalice's
+local gateway lets that exception escape instead. The devstack and the tests run the same app through the
+local gateway, so this one translation lives here, outside ``chalicelib``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import local
+
+_original_authorize = local.LocalGatewayAuthorizer.authorize
+
+
+def _authorize(self: local.LocalGatewayAuthorizer, raw_path: str, event: Any, context: Any) -> Any:
+    try:
+        return _original_authorize(self, raw_path, event, context)
+    except local.LocalGatewayException:
+        raise
+    except Exception as error:
+        if str(error) != "Unauthorized":
+            raise
+        raise local.NotAuthorizedError(
+            {"x-amzn-RequestId": context.aws_request_id, "x-amzn-ErrorType": "UnauthorizedException"},
+            b'{"message":"Unauthorized"}',
+        ) from error
+
+
+def install_unauthorized_translation() -> None:
+    """Idempotent: patch the local authorizer once per process."""
+    local.LocalGatewayAuthorizer.authorize = _authorize  # type: ignore[method-assign]

@@ -1,0 +1,103 @@
+"""Every route of the app, found by enumeration (new routes are covered the day they are added):
+
+- without a token, every non-public route answers 401;
+- with the strongest token of another firm, and firm A's real ids in the path, no route reads or
+  changes anything of firm A.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from app import app
+from chalicelib.api.routing import ROUTES
+from chalicelib.domain.identity import Role
+
+# A valid body for every request model: the guard must reach the handler, not stop at validation.
+EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
+    "InviteUser": {"email": "intruder@hopper.law", "display_name": "Intruder", "roles": ["attorney"]},
+    "UpdateUser": {"version": 1, "display_name": "Renamed by another firm", "status": "disabled"},
+    "CreateApiToken": {"name": "Stolen", "scopes": ["roster:read"]},
+}
+
+
+def all_routes() -> list[tuple[str, str]]:
+    return sorted((path, method) for path, methods in app.routes.items() for method in methods)
+
+
+def is_public(path: str, method: str) -> bool:
+    return any(route.public for route in ROUTES if route.path == path and route.method == method)
+
+
+def path_values(firm_a, api) -> dict[str, str]:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    token = api.call("POST", "/api-tokens", token=admin, body={"name": "A's", "scopes": ["roster:read"]})
+    return {
+        "user_id": firm_a.people[Role.ATTORNEY].user_id,
+        "token_id": token.body["token"]["token_id"],
+        "entity_type": "user",
+        "entity_id": firm_a.people[Role.ATTORNEY].user_id,
+    }
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"the guard test needs a firm-A value for path parameter '{name}'"
+        return values[name]
+
+    return re.sub(r"{(\w+)}", value, path)
+
+
+def body_for(path: str, method: str) -> dict[str, Any] | None:
+    spec = next(route for route in ROUTES if route.path == path and route.method == method)
+    if spec.body is None:
+        return None
+    assert spec.body.__name__ in EXAMPLE_BODIES, f"add an example body for {spec.body.__name__}"
+    return EXAMPLE_BODIES[spec.body.__name__]
+
+
+def firm_a_items(table, firm_id: str) -> list[dict[str, Any]]:
+    return sorted(
+        (item for item in table.all_items() if item.get("firm_id") == firm_id),
+        key=lambda item: (item["PK"], item["SK"]),
+    )
+
+
+def test_only_health_and_the_api_description_are_public() -> None:
+    assert [route for route in all_routes() if is_public(*route)] == [("/health", "GET"), ("/openapi.json", "GET")]
+
+
+@pytest.mark.parametrize(("path", "method"), [route for route in all_routes() if not is_public(*route)])
+def test_a_route_without_a_token_answers_401(api, firm_a, path: str, method: str) -> None:
+    values = path_values(firm_a, api)
+    reply = api.call(method, fill(path, values), body=body_for(path, method))
+    assert reply.status == 401
+
+
+@pytest.mark.parametrize(("path", "method"), all_routes())
+def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
+    api, firm_a, firm_b, memory_table, path: str, method: str
+) -> None:
+    values = path_values(firm_a, api)
+    before = firm_a_items(memory_table, firm_a.firm.firm_id)
+    markers = {
+        firm_a.firm.firm_id,
+        firm_a.firm.name,
+        *values.values(),
+        *(user.email for user in firm_a.people.values()),
+        *(user.user_id for user in firm_a.people.values()),
+    } - {"user"}
+    intruder_admin = api.token_for(firm_b, Role.FIRM_ADMIN)
+    b_admin = api.call("POST", "/api-tokens", token=intruder_admin, body={"name": "B", "scopes": sorted(
+        ["roster:read", "roster:write", "audit:read", "matters:read", "matters:write", "billing:export"]
+    )})
+    for credential in (intruder_admin, b_admin.body["secret"]):
+        reply = api.call(method, fill(path, values), token=credential, body=body_for(path, method))
+        assert reply.status < 500, reply.text
+        leaked = sorted(marker for marker in markers if marker in reply.text)
+        assert not leaked, f"{method} {path} showed firm A's {leaked} to firm B"
+    assert firm_a_items(memory_table, firm_a.firm.firm_id) == before
