@@ -230,16 +230,20 @@ def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
     target = getattr(module, attribute)
     if not callable(target):
         raise TypeError(f"Handler {handler!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def _load(handler: str) -> Callable[[Any, Any], Any]:
     try:
         return resolve_handler(handler)
     except ImportError as exc:
-        raise _HandlerError("Runtime.ImportModuleError", f"Unable to import module {handler!r}: {exc}") from exc
+        raise _HandlerError(
+            "Runtime.ImportModuleError", f"Unable to import module {handler!r}: {exc}"
+        ) from exc
     except (AttributeError, TypeError, ValueError) as exc:
-        raise _HandlerError("Runtime.HandlerNotFound", f"Handler {handler!r} missing or invalid: {exc}") from exc
+        raise _HandlerError(
+            "Runtime.HandlerNotFound", f"Handler {handler!r} missing or invalid: {exc}"
+        ) from exc
 
 
 def _event_from_moto(event: Any) -> Any:
@@ -312,7 +316,9 @@ def invoke_handler(
         except Exception as exc:
             errored = True
             payload = json.dumps(_error_payload(type(exc).__name__, str(exc), request_id, exc.__traceback__))
-            logger.error("Lambda %s (%s) raised %s: %s", function_name, handler, type(exc).__name__, exc, exc_info=True)
+            logger.error(
+                "Lambda %s (%s) raised %s: %s", function_name, handler, type(exc).__name__, exc, exc_info=True
+            )
 
     elapsed_ms = (time.monotonic() - started) * 1000
     if elapsed_ms > timeout_seconds * 1000:

@@ -48,7 +48,9 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
     elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
     else:  # pragma: no cover - yaml has no other node kinds
-        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{tag_suffix}", node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unexpected node for !{tag_suffix}", node.start_mark
+        )
 
     if tag_suffix == "Ref":
         return {"Ref": value}
@@ -66,7 +68,7 @@ CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 def loads_template(text: str) -> dict[str, Any]:
     """Parse CloudFormation YAML (or JSON, which is YAML) text into long-form data."""
-    data = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader
+    data = yaml.load(text, Loader=CfnLoader)
     if not isinstance(data, dict):
         raise ValueError("a CloudFormation template must be a mapping at the top level")
     return data
@@ -278,9 +280,11 @@ _FUNCTIONS: dict[str, Any] = {
 }
 
 
-def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str, str]:
+def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str, Any]:
     """The pseudo parameters (``AWS::Region`` and friends) for a local stack."""
-    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    partition = (
+        "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    )
     return {
         "AWS::Region": region,
         "AWS::AccountId": account_id,

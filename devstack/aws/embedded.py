@@ -21,6 +21,7 @@ Typical use::
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import logging
@@ -38,6 +39,7 @@ from devstack.aws import bridge
 __all__ = ["DEFAULT_ACCOUNT_ID", "EmbeddedAws"]
 
 logger = logging.getLogger(__name__)
+requests_logger = logging.getLogger("devstack.aws.requests")
 
 # moto's default account: what any access key it does not know maps to.
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -50,24 +52,43 @@ _running: EmbeddedAws | None = None
 
 
 def _moto_server_class() -> type[Any]:
-    """ThreadedMotoServer, with bind errors reported instead of hanging ``start()``.
+    """ThreadedMotoServer, reporting bind errors and logging requests quietly.
 
     moto's ``start()`` waits on an event the server thread sets *after* binding; when the bind
     fails (port taken), werkzeug prints and calls ``sys.exit`` in that thread, the event is never
     set and ``start()`` waits forever. Catching the failure in the thread and setting the event
     lets ``start()`` return so we can raise it in the caller.
-    """
-    from moto.server import ThreadedMotoServer
 
-    class _LoopbackMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+    ``_server_entry`` is moto's own (moto is pinned), with a request handler that logs each
+    request at DEBUG instead of printing a werkzeug access line for every AWS call.
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class _QuietRequestHandler(MotoRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            requests_logger.debug("%s %s", self.requestline, code)
+
+    class _LoopbackMotoServer(ThreadedMotoServer):
         startup_error: BaseException | None = None
 
         def _server_entry(self) -> None:
             try:
-                super()._server_entry()
+                app = DomainDispatcherApplication(create_backend_app)
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=_QuietRequestHandler
+                )
             except BaseException as exc:  # SystemExit from werkzeug included
                 self.startup_error = exc
                 self._server_ready_event.set()
+                return
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     return _LoopbackMotoServer
 
@@ -293,4 +314,4 @@ class EmbeddedAws:
 def _current_moto_config() -> dict[str, Any]:
     from moto.core.config import default_user_config
 
-    return {key: json.loads(json.dumps(default_user_config[key])) for key in ("stepfunctions", "lambda")}  # type: ignore[literal-required]
+    return {key: copy.deepcopy(default_user_config[key]) for key in ("stepfunctions", "lambda")}

@@ -106,7 +106,7 @@ class User:
     oid: str
     email: str
     display_name: str
-    app_role_assignments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    app_role_assignments: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "app_role_assignments", _permission_map(self.app_role_assignments))
@@ -128,7 +128,9 @@ class User:
             oid=str(data.get("oid") or new_id()),
             email=email,
             display_name=str(data.get("display_name") or email.split("@")[0]),
-            app_role_assignments=_mapping(data.get("app_role_assignments"), "app_role_assignments"),
+            app_role_assignments=_permission_map(
+                _mapping(data.get("app_role_assignments"), "app_role_assignments")
+            ),
         )
 
 
@@ -147,10 +149,10 @@ class AppRegistration:
     display_name: str
     client_secret: str | None = None
     app_id_uri: str | None = None
-    redirect_uris: tuple[str, ...] = ()
-    app_roles: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
-    api_permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    redirect_uris: Sequence[str] = ()
+    app_roles: Sequence[str] = ()
+    scopes: Sequence[str] = ()
+    api_permissions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Accept lists from callers but store tuples, so a registration handed out by the Directory
@@ -210,10 +212,10 @@ class AppRegistration:
             display_name=display_name,
             client_secret=str(secret) if secret else None,
             app_id_uri=str(app_id_uri).rstrip("/") if app_id_uri else None,
-            redirect_uris=_string_list(data.get("redirect_uris"), "redirect_uris"),
-            app_roles=_string_list(data.get("app_roles"), "app_roles"),
-            scopes=_string_list(data.get("scopes"), "scopes"),
-            api_permissions=_mapping(data.get("api_permissions"), "api_permissions"),
+            redirect_uris=tuple(_string_list(data.get("redirect_uris"), "redirect_uris")),
+            app_roles=tuple(_string_list(data.get("app_roles"), "app_roles")),
+            scopes=tuple(_string_list(data.get("scopes"), "scopes")),
+            api_permissions=_permission_map(_mapping(data.get("api_permissions"), "api_permissions")),
         )
 
 
@@ -261,8 +263,8 @@ class Tenant:
     tenant_id: str
     display_name: str
     domain: str
-    users: tuple[User, ...] = ()
-    apps: tuple[AppRegistration, ...] = ()
+    users: Sequence[User] = ()
+    apps: Sequence[AppRegistration] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", tuple(self.users))
@@ -313,12 +315,14 @@ class Tenant:
         _require_guid(tenant_id, "tenant_id")
         domain = str(data.get("domain") or f"{_slug(display_name)}.onmicrosoft.com").lower()
         users = tuple(User.from_dict(_object(u, "users[]")) for u in _list(data.get("users"), "users"))
-        apps = tuple(
-            AppRegistration.from_dict(_object(a, "apps[]")) for a in _list(data.get("apps"), "apps")
-        )
+        apps = tuple(AppRegistration.from_dict(_object(a, "apps[]")) for a in _list(data.get("apps"), "apps"))
         tenant = cls(tenant_id=tenant_id, display_name=display_name, domain=domain, users=users, apps=apps)
         _check_unique(tenant)
         return tenant
+
+
+class TenantExistsError(ValueError):
+    """A tenant with that id or domain is already in the directory."""
 
 
 class Directory:
@@ -336,9 +340,9 @@ class Directory:
         with self._lock:
             for existing in self._tenants.values():
                 if existing.tenant_id == tenant.tenant_id:
-                    raise ValueError(f"tenant {tenant.tenant_id} already exists")
+                    raise TenantExistsError(f"tenant {tenant.tenant_id} already exists")
                 if existing.domain.lower() == tenant.domain.lower():
-                    raise ValueError(f"the domain {tenant.domain} already belongs to another tenant")
+                    raise TenantExistsError(f"the domain {tenant.domain} already belongs to another tenant")
             self._tenants[tenant.tenant_id] = tenant
         return tenant
 
@@ -582,7 +586,7 @@ def _load_or_create_signing_key(
             certificate = None
     if certificate is None:
         certificate = _self_signed_certificate(key)
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        write_private_file(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
     return key, certificate
 
 
@@ -746,7 +750,7 @@ class IdentityProvider:
                     "use": "sig",
                     "alg": self.ALGORITHM,
                     "kid": self.kid,
-                    "x5t": _b64url(hashlib.sha1(der).digest()),  # noqa: S324 - x5t is SHA-1 by definition
+                    "x5t": _b64url(hashlib.sha1(der).digest()),  # x5t is SHA-1 by definition
                     "n": self._public_jwk["n"],
                     "e": self._public_jwk["e"],
                     "x5c": [base64.b64encode(der).decode("ascii")],
@@ -799,7 +803,10 @@ class IdentityProvider:
         }
         if oid is None:
             service_principal = tenant.service_principal_id(client_id)
-            claims.update(oid=service_principal, sub=service_principal, idtyp="app", roles=list(roles or ()))
+            claims.update(oid=service_principal, sub=service_principal, idtyp="app")
+            if roles:
+                # Entra omits the claim rather than sending an empty list.
+                claims["roles"] = list(roles)
         else:
             user = tenant.user(oid)
             if user is None:
@@ -1074,7 +1081,9 @@ class IdentityProvider:
         try:
             claims = self.validate_token(assertion)
         except TokenExpiredError as error:
-            raise EntraError("invalid_grant", 500133, "Assertion is not within its valid time range.") from error
+            raise EntraError(
+                "invalid_grant", 500133, "Assertion is not within its valid time range."
+            ) from error
         except TokenValidationError as error:
             raise EntraError(
                 "invalid_grant", 50013, f"Assertion failed signature validation. ({error})"
@@ -1144,7 +1153,9 @@ class IdentityProvider:
             if pending:
                 pending.redeemed = True
         if pending is None:
-            raise EntraError("invalid_grant", 70000, "The provided value for the 'code' parameter is not valid.")
+            raise EntraError(
+                "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid."
+            )
         if already_redeemed:
             raise EntraError(
                 "invalid_grant",
@@ -1160,9 +1171,10 @@ class IdentityProvider:
                 "new interactive authorization request for this user and resource.",
             )
         tenant = self._tenant_or_error(pending.tenant_id)
-        if tenant_segment.lower() not in MULTI_TENANT_SEGMENTS and self._tenant_or_error(
-            tenant_segment
-        ).tenant_id != tenant.tenant_id:
+        if (
+            tenant_segment.lower() not in MULTI_TENANT_SEGMENTS
+            and self._tenant_or_error(tenant_segment).tenant_id != tenant.tenant_id
+        ):
             raise EntraError(
                 "invalid_grant", 70000, "The provided authorization code was issued for another tenant."
             )
@@ -1226,9 +1238,10 @@ class IdentityProvider:
                 "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             ) from error
         tenant = self._tenant_or_error(str(claims["tid"]))
-        if tenant_segment.lower() not in MULTI_TENANT_SEGMENTS and self._tenant_or_error(
-            tenant_segment
-        ).tenant_id != tenant.tenant_id:
+        if (
+            tenant_segment.lower() not in MULTI_TENANT_SEGMENTS
+            and self._tenant_or_error(tenant_segment).tenant_id != tenant.tenant_id
+        ):
             raise EntraError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
         client = self._authenticate_client(tenant, form, authorization, require_secret=False)
         if client.client_id != claims.get("cid"):
@@ -1253,7 +1266,9 @@ class IdentityProvider:
         permissions configured on the registration.
         """
         if request.is_default:
-            granted = [p for p in client.configured_permissions(request.resource) if p in request.resource.scopes]
+            granted = [
+                p for p in client.configured_permissions(request.resource) if p in request.resource.scopes
+            ]
             if not granted:
                 raise _no_consent(client)
             return granted
@@ -1272,12 +1287,17 @@ class IdentityProvider:
     ) -> dict[str, Any]:
         resource = request.resource
         access_token = self.issue_access_token(
-            tenant.tenant_id, user.oid, resource.resource_identifier, client_id=client.client_id, scopes=granted
+            tenant.tenant_id,
+            user.oid,
+            resource.resource_identifier,
+            client_id=client.client_id,
+            scopes=granted,
         )
         response: dict[str, Any] = {
             "token_type": "Bearer",
             "scope": " ".join(
-                [_qualified(resource, p) for p in granted] + [s for s in request.oidc if s != "offline_access"]
+                [_qualified(resource, p) for p in granted]
+                + [s for s in request.oidc if s != "offline_access"]
             ),
             "expires_in": ACCESS_TOKEN_LIFETIME_SECONDS,
             "ext_expires_in": ACCESS_TOKEN_LIFETIME_SECONDS,
@@ -1303,7 +1323,9 @@ class IdentityProvider:
         self, tenant: Tenant, user: User, client: AppRegistration, request: ScopeRequest
     ) -> str:
         now = int(self.now())
-        scope = " ".join([_qualified(request.resource, p, always=True) for p in request.permissions] + list(request.oidc))
+        scope = " ".join(
+            [_qualified(request.resource, p, always=True) for p in request.permissions] + list(request.oidc)
+        )
         claims = {
             "aud": _REFRESH_AUDIENCE,
             "iss": self.issuer(tenant.tenant_id),
@@ -1570,7 +1592,9 @@ class IdentityProvider:
                 "The provided value for the input parameter 'scope' is not valid. The scope "
                 f"'{scope}' combines '.default' with other permissions of the same resource.",
             )
-        return ScopeRequest(resource=next(iter(resources.values())), permissions=tuple(permissions), oidc=oidc)
+        return ScopeRequest(
+            resource=next(iter(resources.values())), permissions=tuple(permissions), oidc=oidc
+        )
 
 
 # --- Module helpers ----------------------------------------------------------------------------------
@@ -1580,10 +1604,7 @@ def _pkce_matches(verifier: str, challenge: str, method: str) -> bool:
     """RFC 7636 section 4.6."""
     if not _PKCE_VERIFIER.match(verifier):
         return False
-    if method == "S256":
-        expected = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
-    else:
-        expected = verifier
+    expected = _b64url(hashlib.sha256(verifier.encode("ascii")).digest()) if method == "S256" else verifier
     return hmac.compare_digest(expected, challenge)
 
 

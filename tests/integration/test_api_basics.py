@@ -26,7 +26,9 @@ def test_me_returns_the_signed_in_user_their_firm_and_permissions(api, firm_a) -
     assert "roster:write" not in reply.body["permissions"]
 
 
-def test_tokens_that_are_expired_forged_for_another_api_or_from_an_unknown_tenant_get_401(api, firm_a) -> None:
+def test_tokens_that_are_expired_forged_for_another_api_or_from_an_unknown_tenant_get_401(
+    api, firm_a
+) -> None:
     oid = firm_a.people[Role.ATTORNEY].identity_oid
     bad_tokens = {
         "expired": api.mint.token(tenant="tenant-a", oid=oid, lifetime=-3600),
@@ -66,7 +68,10 @@ def test_a_disabled_user_cannot_sign_in(api, firm_a) -> None:
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
     attorney: User = firm_a.people[Role.ATTORNEY]
     changed = api.call(
-        "PATCH", f"/users/{attorney.user_id}", token=admin, body={"version": attorney.version, "status": "disabled"}
+        "PATCH",
+        f"/users/{attorney.user_id}",
+        token=admin,
+        body={"version": attorney.version, "status": "disabled"},
     )
     assert changed.status == 200 and changed.body["status"] == UserStatus.DISABLED
     assert api.call("GET", "/me", token=api.token_for(firm_a, Role.ATTORNEY)).status == 401
@@ -95,12 +100,19 @@ def test_a_body_with_wrong_fields_is_a_422_naming_each_field(api, firm_a, memory
     assert memory_table.all_items() == before
 
 
-def test_a_bad_time_zone_passes_the_schema_but_is_refused_by_the_domain_with_the_field_named(api, firm_a) -> None:
+def test_a_bad_time_zone_passes_the_schema_but_is_refused_by_the_domain_with_the_field_named(
+    api, firm_a
+) -> None:
     reply = api.call(
         "POST",
         "/users",
         token=api.token_for(firm_a, Role.FIRM_ADMIN),
-        body={"email": "x@lovelace.law", "display_name": "X", "roles": ["attorney"], "time_zone": "Mars/Base"},
+        body={
+            "email": "x@lovelace.law",
+            "display_name": "X",
+            "roles": ["attorney"],
+            "time_zone": "Mars/Base",
+        },
     )
     assert reply.status == 422 and reply.body["errors"][0]["field"] == "time_zone"
 
@@ -117,7 +129,10 @@ def test_an_update_from_a_stale_read_is_a_409_and_the_newer_change_stands(api, f
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
     user = firm_a.people[Role.ATTORNEY]
     path = f"/users/{user.user_id}"
-    assert api.call("PATCH", path, token=admin, body={"version": user.version, "display_name": "A"}).status == 200
+    assert (
+        api.call("PATCH", path, token=admin, body={"version": user.version, "display_name": "A"}).status
+        == 200
+    )
     stale = api.call("PATCH", path, token=admin, body={"version": user.version, "display_name": "B"})
     assert stale.status == 409 and stale.body["code"] == "stale_version"
     assert api.call("GET", path, token=admin).body["display_name"] == "A"
@@ -146,7 +161,9 @@ def test_an_admin_cannot_remove_their_own_admin_role(api, firm_a) -> None:
 
 def test_an_api_token_works_with_its_scopes_only_and_stops_when_revoked(api, firm_a, clock) -> None:
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
-    issued = api.call("POST", "/api-tokens", token=admin, body={"name": "Clio sync", "scopes": ["roster:read"]})
+    issued = api.call(
+        "POST", "/api-tokens", token=admin, body={"name": "Clio sync", "scopes": ["roster:read"]}
+    )
     assert issued.status == 201
     secret = issued.body["secret"]
     assert secret.startswith("mlt_")
@@ -167,16 +184,24 @@ def test_an_api_token_cannot_mint_firm_admins(api, firm_a) -> None:
         "POST", "/api-tokens", token=admin, body={"name": "HR feed", "scopes": ["roster:write"]}
     ).body["secret"]
     reply = api.call(
-        "POST", "/users", token=secret, body={"email": "boss@lovelace.law", "display_name": "B", "roles": ["firm_admin"]}
+        "POST",
+        "/users",
+        token=secret,
+        body={"email": "boss@lovelace.law", "display_name": "B", "roles": ["firm_admin"]},
     )
     assert reply.status == 403
 
 
-def test_an_api_token_past_its_expiry_is_refused_and_housekeeping_marks_it_expired(api, firm_a, clock) -> None:
+def test_an_api_token_past_its_expiry_is_refused_and_housekeeping_marks_it_expired(
+    api, firm_a, clock
+) -> None:
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
     expires = (clock.now() + timedelta(hours=1)).isoformat()
     issued = api.call(
-        "POST", "/api-tokens", token=admin, body={"name": "Temp", "scopes": ["roster:read"], "expires_at": expires}
+        "POST",
+        "/api-tokens",
+        token=admin,
+        body={"name": "Temp", "scopes": ["roster:read"], "expires_at": expires},
     ).body
     clock.advance(hours=2)
     assert api.call("GET", "/users", token=issued["secret"]).status == 401

@@ -68,7 +68,10 @@ def firm_a_items(table, firm_id: str) -> list[dict[str, Any]]:
 
 
 def test_only_health_and_the_api_description_are_public() -> None:
-    assert [route for route in all_routes() if is_public(*route)] == [("/health", "GET"), ("/openapi.json", "GET")]
+    assert [route for route in all_routes() if is_public(*route)] == [
+        ("/health", "GET"),
+        ("/openapi.json", "GET"),
+    ]
 
 
 @pytest.mark.parametrize(("path", "method"), [route for route in all_routes() if not is_public(*route)])
@@ -92,9 +95,24 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
         *(user.user_id for user in firm_a.people.values()),
     } - {"user"}
     intruder_admin = api.token_for(firm_b, Role.FIRM_ADMIN)
-    b_admin = api.call("POST", "/api-tokens", token=intruder_admin, body={"name": "B", "scopes": sorted(
-        ["roster:read", "roster:write", "audit:read", "matters:read", "matters:write", "billing:export"]
-    )})
+    b_admin = api.call(
+        "POST",
+        "/api-tokens",
+        token=intruder_admin,
+        body={
+            "name": "B",
+            "scopes": sorted(
+                [
+                    "roster:read",
+                    "roster:write",
+                    "audit:read",
+                    "matters:read",
+                    "matters:write",
+                    "billing:export",
+                ]
+            ),
+        },
+    )
     for credential in (intruder_admin, b_admin.body["secret"]):
         reply = api.call(method, fill(path, values), token=credential, body=body_for(path, method))
         assert reply.status < 500, reply.text
