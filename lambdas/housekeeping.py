@@ -51,6 +51,7 @@ def _run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     service = container().housekeeping
     if isinstance(task, ListFirms):
         firms = [{"firm_id": firm_id} for firm_id in service.firm_ids()]
+        metrics.add_metric(name="FirmsVisited", unit=MetricUnit.Count, value=len(firms))
         logger.info("housekeeping fan-out", extra={"firms": len(firms)})
         return {"firms": firms}
     expired = service.expire_api_tokens(task.firm_id)

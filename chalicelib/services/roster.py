@@ -45,6 +45,10 @@ class RosterService:
         )
         return self._firms.add(firm, actor)
 
+    def firm_for_tenant(self, tenant_id: str) -> Firm | None:
+        """The firm registered for a Microsoft 365 tenant, if any (operations and onboarding)."""
+        return self._firms.get_by_tenant(tenant_id)
+
     def firm_of(self, principal: Principal) -> Firm:
         """The caller's firm."""
         firm = self._firms.get(principal.firm_id)

@@ -47,6 +47,8 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 _FAKE_ACCESS_KEY = "testing"
 _FAKE_SECRET_KEY = "testing"
 
+_HIDDEN_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
 _running_lock = threading.Lock()
 _running: EmbeddedAws | None = None
 
@@ -171,6 +173,9 @@ class EmbeddedAws:
         self._export({"MOTO_PORT": str(self._port)})
         if self._export_environment:
             self._export(self.environment())
+            # A named profile would outrank nothing (environment credentials win) but botocore
+            # still fails on a profile that does not exist here: hide it while we run.
+            self._unset(_HIDDEN_VARIABLES)
 
         if self._reset:
             # A new devstack starts empty, as a new process would: the backends are module-level
@@ -251,6 +256,8 @@ class EmbeddedAws:
         idempotency layer, for one) talk to moto; ``MATTERLINE_AWS_ENDPOINT_URL`` is the same for
         chalicelib's settings; the fake credentials make sure nothing can reach real AWS.
         """
+        no_proxy = [h for h in os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")).split(",") if h]
+        no_proxy += [h for h in ("127.0.0.1", "localhost") if h not in no_proxy]
         return {
             "MOTO_PORT": str(self.port),
             "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -262,6 +269,9 @@ class EmbeddedAws:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "MATTERLINE_REGION": self.region,
+            # botocore honours proxies from the environment; the embedded AWS must never be proxied.
+            "NO_PROXY": ",".join(no_proxy),
+            "no_proxy": ",".join(no_proxy),
         }
 
     # -- clients -------------------------------------------------------------------------------
@@ -301,6 +311,12 @@ class EmbeddedAws:
             if name not in self._saved_environ:
                 self._saved_environ[name] = os.environ.get(name)
             os.environ[name] = value
+
+    def _unset(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name in os.environ:
+                self._saved_environ.setdefault(name, os.environ[name])
+                del os.environ[name]
 
     def _restore_environ(self) -> None:
         for name, value in self._saved_environ.items():

@@ -258,8 +258,15 @@ def _resolve_leniently(resolver: Resolver, variables: Mapping[str, Any], path: s
             logger.warning("environment variable %s left out: %s", name, exc)
             continue
         if resolved is not None:
-            result[name] = resolved if isinstance(resolved, str) else json.dumps(resolved)
+            result[name] = _environment_value(resolved)
     return result
+
+
+def _environment_value(value: Any) -> str:
+    """An environment variable's value as CloudFormation passes it (YAML true → "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -524,7 +531,10 @@ class _Builder:
         role = props.get("Role")
         if not (isinstance(role, str) and role.startswith("arn:")):
             role = self.service_role(_LAMBDA_ROLE, "lambda.amazonaws.com")
-        variables = {k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
+        variables = {
+            str(k): _environment_value(v)
+            for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
+        }
         configuration: dict[str, Any] = {
             "FunctionName": name,
             "Runtime": props.get("Runtime", "python3.11"),

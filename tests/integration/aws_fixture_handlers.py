@@ -10,6 +10,8 @@ import os
 import threading
 from typing import Any
 
+import boto3
+
 FIRMS = ["firm-alpha", "firm-beta", "firm-gamma"]
 
 calls: list[dict[str, Any]] = []
@@ -78,3 +80,13 @@ def stream_consumer(event: dict[str, Any], context: Any) -> None:
             {"eventName": record["eventName"], "Keys": record["dynamodb"]["Keys"]}
             for record in event["Records"]
         )
+
+
+def forwarder(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Send the event's body to the queue named by FORWARD_TO, and wait for SendMessage's answer.
+
+    boto3 finds the embedded AWS through the environment EmbeddedAws exported (AWS_ENDPOINT_URL).
+    """
+    sqs = boto3.client("sqs")
+    response = sqs.send_message(QueueUrl=os.environ["FORWARD_TO"], MessageBody=event["body"])
+    return {"message_id": response["MessageId"]}

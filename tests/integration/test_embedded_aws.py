@@ -131,9 +131,12 @@ class TestARunningStack:
         response = stack.aws.client("lambda").invoke(
             FunctionName=created.ref("HousekeepingFunction"),
             Payload=json.dumps({"action": "describe_invocation"}),
+            LogType="Tail",
         )
 
         assert "FunctionError" not in response
+        tail = base64.b64decode(response["LogResult"]).decode()
+        assert tail.startswith("START RequestId: ") and "REPORT RequestId: " in tail
         answer = json.loads(response["Payload"].read())
         assert answer["pid"] == os.getpid()
         assert answer["function_name"] == "matterline-local-housekeeping"
@@ -331,6 +334,15 @@ Resources:
         Work:
           Type: SQS
           Properties: {Queue: !GetAtt Inbox.Arn, BatchSize: 1}
+  Forwarder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: replaced.by.override
+      Runtime: python3.11
+      CodeUri: ./deployment.zip
+      Environment:
+        Variables:
+          FORWARD_TO: !Ref Inbox
   ItemsConsumer:
     Type: AWS::Serverless::Function
     Properties:
@@ -344,13 +356,15 @@ Resources:
 """
 
 
-@pytest.fixture
-def event_sources(tmp_path: Path) -> Iterator[SimpleNamespace]:
-    template = tmp_path / "template.yaml"
+@pytest.fixture(scope="class")
+def event_sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """One embedded AWS with the stack of EVENT_SOURCES_TEMPLATE."""
+    template = tmp_path_factory.mktemp("event-sources") / "template.yaml"
     template.write_text(EVENT_SOURCES_TEMPLATE)
     overrides = {
         "InboxConsumer": f"{handlers.__name__}.sqs_consumer",
         "ItemsConsumer": f"{handlers.__name__}.stream_consumer",
+        "Forwarder": f"{handlers.__name__}.forwarder",
     }
     with EmbeddedAws(port=0) as aws:
         create_resources(aws, template, stage="esm", handler_overrides=overrides)
@@ -359,24 +373,50 @@ def event_sources(tmp_path: Path) -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(aws=aws, created=created)
 
 
-def test_a_message_sent_to_a_queue_reaches_the_function_mapped_to_it(event_sources: SimpleNamespace) -> None:
-    sqs = event_sources.aws.client("sqs")
-    queue_url = event_sources.created.ref("Inbox")
+class TestEventSources:
+    """Lambda functions wired to a queue and a table stream by SAM ``Events``."""
 
-    sqs.send_message(QueueUrl=queue_url, MessageBody='{"sync": "mailbox-7"}')
+    def test_a_message_sent_to_a_queue_reaches_the_function_mapped_to_it(
+        self, event_sources: SimpleNamespace
+    ) -> None:
+        sqs = event_sources.aws.client("sqs")
+        queue_url = event_sources.created.ref("Inbox")
 
-    # moto delivers inside SendMessage: the handler has run by the time the call returns.
-    assert handlers.sqs_bodies == ['{"sync": "mailbox-7"}']
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+        sqs.send_message(QueueUrl=queue_url, MessageBody='{"sync": "mailbox-7"}')
 
+        # moto delivers inside SendMessage: the handler has run by the time the call returns.
+        assert handlers.sqs_bodies == ['{"sync": "mailbox-7"}']
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
-def test_a_table_change_reaches_the_function_mapped_to_its_stream(event_sources: SimpleNamespace) -> None:
-    ddb = event_sources.aws.client("dynamodb")
+    def test_a_handler_can_wait_on_an_invocation_it_caused_without_deadlock(
+        self,
+        event_sources: SimpleNamespace,
+    ) -> None:
+        # Forwarder (one server thread) calls SendMessage and waits; that request (another thread)
+        # runs InboxConsumer before answering. Both need the bridge: it must not serialize them.
+        from botocore.config import Config
 
-    ddb.put_item(TableName="events-esm-items", Item={"PK": {"S": "FIRM#1"}, "name": {"S": "Acme"}})
+        lam = event_sources.aws.client("lambda", config=Config(read_timeout=15, retries={"max_attempts": 0}))
 
-    assert handlers.stream_records == [{"eventName": "INSERT", "Keys": {"PK": {"S": "FIRM#1"}}}]
+        response = lam.invoke(
+            FunctionName=event_sources.created.ref("Forwarder"), Payload=json.dumps({"body": "nested"})
+        )
+
+        assert "FunctionError" not in response, response["Payload"].read()
+        assert json.loads(response["Payload"].read())["message_id"]
+        assert handlers.sqs_bodies == ["nested"]
+
+    def test_a_table_change_reaches_the_function_mapped_to_its_stream(
+        self, event_sources: SimpleNamespace
+    ) -> None:
+        ddb = event_sources.aws.client("dynamodb")
+
+        ddb.put_item(TableName="events-esm-items", Item={"PK": {"S": "FIRM#1"}, "name": {"S": "Acme"}})
+
+        assert handlers.stream_records == [{"eventName": "INSERT", "Keys": {"PK": {"S": "FIRM#1"}}}]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""The demo firm: one Microsoft 365 tenant, its people in the simulated Entra ID and in Matterline's roster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.bootstrap import Container
+from chalicelib.domain.identity import SYSTEM_ACTOR, Role
+from chalicelib.domain.roster import User as RosterUser
+from chalicelib.domain.roster import UserStatus
+from devstack.m365 import AppRegistration, Directory, Tenant
+from devstack.m365 import User as DirectoryUser
+
+TENANT_ID = "6f1d2c3b-4a5e-4b7c-9d8e-0a1b2c3d4e5f"
+TENANT_DOMAIN = "halemercer.example"
+FIRM_NAME = "Hale & Mercer LLP"
+FIRM_TIME_ZONE = "America/New_York"
+API_CLIENT_ID = "3c6e1b2a-9f4d-4e8b-a1c2-5d6e7f8a9b0c"
+API_APP_ID_URI = "api://matterline"
+API_SCOPE = "access_as_user"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """Someone to sign in as."""
+
+    oid: str
+    name: str
+    email: str
+    roles: frozenset[Role]
+    time_zone: str = FIRM_TIME_ZONE
+
+
+DEMO_PEOPLE: tuple[DemoPerson, ...] = (
+    DemoPerson("0b7d1f9e-0001-4c1a-8e11-000000000001", "Fiona Admin", "fiona.admin", frozenset({Role.FIRM_ADMIN})),
+    DemoPerson("0b7d1f9e-0002-4c1a-8e11-000000000002", "Alex Attorney", "alex.attorney", frozenset({Role.ATTORNEY})),
+    DemoPerson(
+        "0b7d1f9e-0003-4c1a-8e11-000000000003",
+        "Priya Partner",
+        "priya.partner",
+        frozenset({Role.ATTORNEY, Role.BILLING_MANAGER}),
+        "America/Chicago",
+    ),
+    DemoPerson("0b7d1f9e-0004-4c1a-8e11-000000000004", "Sam Assistant", "sam.assistant", frozenset({Role.ASSISTANT})),
+    DemoPerson(
+        "0b7d1f9e-0005-4c1a-8e11-000000000005", "Casey Contractor", "casey.contractor", frozenset({Role.CONTRACTOR})
+    ),
+    DemoPerson(
+        "0b7d1f9e-0006-4c1a-8e11-000000000006", "Drew Staff", "drew.staff", frozenset({Role.CONTRACTOR_STAFF})
+    ),
+)
+
+
+def email_of(person: DemoPerson) -> str:
+    return f"{person.email}@{TENANT_DOMAIN}"
+
+
+def demo_directory(console_redirect_uri: str) -> Directory:
+    """The simulated tenant: its people and Matterline's app registration (API + single-page console)."""
+    app = AppRegistration(
+        client_id=API_CLIENT_ID,
+        display_name="Matterline",
+        app_id_uri=API_APP_ID_URI,
+        redirect_uris=(console_redirect_uri,),
+        scopes=(API_SCOPE,),
+    )
+    users = [DirectoryUser(oid=p.oid, email=email_of(p), display_name=p.name) for p in DEMO_PEOPLE]
+    return Directory([Tenant(TENANT_ID, FIRM_NAME, TENANT_DOMAIN, users=users, apps=[app])])
+
+
+def ensure_demo_firm(container: Container) -> bool:
+    """Create the demo firm and its roster unless a previous run did; returns whether it seeded."""
+    firms = container.roster
+    if firms.firm_for_tenant(TENANT_ID) is not None:
+        return False
+    firm = firms.create_firm(name=FIRM_NAME, tenant_id=TENANT_ID, time_zone=FIRM_TIME_ZONE, actor=SYSTEM_ACTOR)
+    for index, person in enumerate(DEMO_PEOPLE, start=1):
+        firms.add_member(
+            firm.firm_id,
+            RosterUser(
+                firm_id=firm.firm_id,
+                user_id=f"demo-{person.email.replace('.', '-')}",
+                email=email_of(person),
+                display_name=person.name,
+                roles=person.roles,
+                status=UserStatus.ACTIVE,
+                time_zone=person.time_zone,
+                identity_oid=person.oid,
+                phone_extensions=(f"2{index:02d}",),
+                created_at=container.clock.now(),
+            ),
+            SYSTEM_ACTOR,
+        )
+    return True

@@ -1,0 +1,236 @@
+"""``matterline devstack``: everything on one machine, bound to 127.0.0.1.
+
+    embedded AWS (moto, :5055) ◀── tables, queues, state machines from infra/template.yaml
+         ▲  Lambda bridge: Step Functions / SQS / invoke run lambdas/ and app.py in this process
+    Microsoft 365 simulator (:8443, TLS) ── Entra ID sign-in, JWKS, tokens
+    API (chalice local, :8000) ── the real app.py
+    web (:8001) ── addin/ (console, task pane), /config.json, /devstack/ (outbox, schedules)
+    scheduler ── fires app.py's schedules on their cron
+
+State is saved under var/ on stop (and every 30 s) and loaded on start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+logger = logging.getLogger("devstack")
+
+SNAPSHOT_SECONDS = 30
+
+
+@dataclass
+class Ports:
+    """Where each server listens; 0 picks a free port (tests)."""
+
+    api: int = 8000
+    web: int = 8001
+    aws: int = 5055
+    m365: int = 8443
+
+
+@dataclass
+class Devstack:
+    """Starts and stops every part; ``run_forever`` is what ``make run`` does."""
+
+    var: Path = field(default_factory=lambda: ROOT / "var")
+    ports: Ports = field(default_factory=Ports)
+    servers: list[Any] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Bring everything up, restore saved state, seed the demo firm on first start."""
+        from chalicelib.bootstrap import use_container
+        from chalicelib.settings import reset_settings
+        from devstack.aws.embedded import EmbeddedAws
+        from devstack.aws.resources import create_resources
+        from devstack.aws.snapshot import load_tables
+        from devstack.gateway import install_unauthorized_translation
+
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.aws = EmbeddedAws(port=self.ports.aws).start()
+        self.resources = create_resources(self.aws, ROOT / "infra" / "template.yaml", stage="local")
+        restored = load_tables(self.aws, self.resources.table_names, self.var / "aws")
+
+        identity, m365 = self._start_m365()
+        web_base = f"http://localhost:{self.ports.web}" if self.ports.web else None
+        environment = {
+            **self.resources.environment,
+            "MATTERLINE_IDENTITY_ISSUER_TEMPLATE": f"{m365.base_url}/{{tenant}}/v2.0",
+            "MATTERLINE_IDENTITY_JWKS_URL": identity.jwks_uri(),
+            "MATTERLINE_IDENTITY_AUDIENCE": self._demo.API_APP_ID_URI,
+            "MATTERLINE_IDENTITY_CA_BUNDLE": self.tls.ca_bundle,
+            "MATTERLINE_STATE_MACHINES": json.dumps(self._state_machines()),
+        }
+        os.environ.update(environment)
+        reset_settings()
+        use_container(None)
+        from chalicelib.bootstrap import container
+
+        seeded = self._demo.ensure_demo_firm(container())
+        install_unauthorized_translation()
+        self._start_api()
+        self._start_web(web_base)
+        self._snapshots = threading.Event()
+        threading.Thread(target=self._snapshot_loop, name="devstack-snapshots", daemon=True).start()
+        self._write_state()
+        self.summary = {"restored_items": sum(restored.values()), "seeded_demo_firm": seeded}
+
+    # -- parts -------------------------------------------------------------------------------------
+
+    def _start_m365(self) -> tuple[Any, Any]:
+        from devstack import demo
+        from devstack.m365 import Directory, IdentityProvider, M365Server, ensure_ca_and_server_cert
+
+        self._demo = demo
+        state = self.var / "m365"
+        self.tls = ensure_ca_and_server_cert(state / "tls")
+        saved = state / "directory.json"
+        console_uri = f"http://localhost:{self.ports.web}/console/"
+        directory = (
+            Directory.from_dict(json.loads(saved.read_text())) if saved.exists() else demo.demo_directory(console_uri)
+        )
+        self.directory = directory
+        self.identity = IdentityProvider(directory, state / "identity")
+        self.m365 = M365Server(self.identity, port=self.ports.m365, tls=self.tls)
+        self.m365.start()
+        self.servers.append(self.m365)
+        return self.identity, self.m365
+
+    def _state_machines(self) -> dict[str, str]:
+        # Logical ids are "HousekeepingStateMachine"; workflows are named "housekeeping".
+        return {
+            logical_id.removesuffix("StateMachine").lower(): arn
+            for logical_id, arn in self.resources.state_machine_arns.items()
+        }
+
+    def _start_api(self) -> None:
+        from chalice.config import Config
+        from chalice.local import LocalDevServer
+
+        from app import app
+
+        config = Config.create(
+            chalice_stage="local",
+            app_name="matterline",
+            project_dir=str(ROOT),
+            config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+        )
+        self.api = LocalDevServer(app, config, "127.0.0.1", self.ports.api)
+        self.api_port = self.api.server.server_address[1]
+        threading.Thread(target=self.api.serve_forever, name="devstack-api", daemon=True).start()
+
+    def _start_web(self, web_base: str | None) -> None:
+        from app import app
+        from devstack.aws.outbox import sent_emails
+        from devstack.schedules import Scheduler
+        from devstack.web import WebServer
+
+        self.scheduler = Scheduler(app)
+        self.scheduler.start()
+        self.web = WebServer(
+            ROOT / "addin",
+            port=self.ports.web,
+            config={},
+            scheduler=self.scheduler,
+            outbox=lambda: sent_emails(self.aws.region),
+        )
+        self.web.config.update(
+            {
+                "apiBaseUrl": f"http://localhost:{self.api_port}",
+                "authority": self.identity.authority(self._demo.TENANT_ID),
+                "clientId": self._demo.API_CLIENT_ID,
+                "apiScope": f"{self._demo.API_APP_ID_URI}/{self._demo.API_SCOPE}",
+                "redirectUri": f"{self.web.base_url}/console/",
+            }
+        )
+        self.web.start()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write every table and the simulated directory under var/."""
+        from devstack.aws.snapshot import save_tables
+
+        save_tables(self.aws, self.resources.table_names, self.var / "aws")
+        directory_file = self.var / "m365" / "directory.json"
+        temporary = directory_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.directory.to_dict(), indent=2))
+        temporary.replace(directory_file)
+
+    def _snapshot_loop(self) -> None:
+        while not self._snapshots.wait(SNAPSHOT_SECONDS):
+            try:
+                self.save()
+            except Exception:  # noqa: BLE001 - a failed periodic save must not stop the devstack
+                logger.exception("periodic save failed; will try again")
+
+    def _write_state(self) -> None:
+        """What `matterline token` and `matterline schedule` need to find this devstack."""
+        state = {
+            "api": f"http://localhost:{self.api_port}",
+            "web": self.web.base_url,
+            "m365": self.m365.base_url,
+            "aws": self.aws.endpoint_url,
+            "tenant_id": self._demo.TENANT_ID,
+            "client_id": self._demo.API_CLIENT_ID,
+            "audience": self._demo.API_APP_ID_URI,
+            "scope": self._demo.API_SCOPE,
+        }
+        (self.var / "devstack.json").write_text(json.dumps(state, indent=2))
+        self.save()
+
+    def stop(self) -> None:
+        """Save, then stop every server."""
+        self._snapshots.set()
+        self.save()
+        self.scheduler.stop()
+        self.web.stop()
+        self.api.shutdown()
+        self.m365.stop()
+        self.aws.stop()
+
+    # -- the command -------------------------------------------------------------------------------
+
+    def banner(self) -> str:
+        from devstack.demo import DEMO_PEOPLE, email_of
+
+        people = "\n".join(
+            f"    {email_of(p):<40} {', '.join(sorted(r.value for r in p.roles))}" for p in DEMO_PEOPLE
+        )
+        return f"""
+Matterline devstack is running (Ctrl-C to stop; data is kept in {self.var}).
+
+  API                   http://localhost:{self.api_port}        (/health, /openapi.json, /me)
+  console               {self.web.base_url}/console/
+  devstack pages        {self.web.base_url}/devstack/   (outbox, schedules)
+  Microsoft 365 (sim)   {self.m365.base_url}       (CA: {self.tls.ca_bundle})
+  embedded AWS          {self.aws.endpoint_url}
+
+  Demo firm "{self._demo.FIRM_NAME}" — sign in as (no password):
+{people}
+
+  A token for the command line:  .venv/bin/matterline token alex.attorney@{self._demo.TENANT_DOMAIN}
+"""
+
+    def run_forever(self) -> None:
+        """Start, print the URLs, wait for Ctrl-C or SIGTERM, stop cleanly."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        self.start()
+        print(self.banner(), flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("stopping: saving state under var/ ...", flush=True)
+        self.stop()
+        print("stopped.", flush=True)
