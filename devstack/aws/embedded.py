@@ -135,7 +135,7 @@ class EmbeddedAws:
         self._server: Any = None
         self._saved_environ: dict[str, str | None] = {}
         self._saved_moto_config: dict[str, Any] = {}
-        self._bridge_was_installed = False
+        self._installed_bridge = False  # True only when this instance patched moto
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -173,8 +173,8 @@ class EmbeddedAws:
         self._export({"MOTO_PORT": str(self._port)})
         if self._export_environment:
             self._export(self.environment())
-            # A named profile would outrank nothing (environment credentials win) but botocore
-            # still fails on a profile that does not exist here: hide it while we run.
+            # Environment credentials win over a profile, but botocore still fails when
+            # AWS_PROFILE names a profile that does not exist here: hide it while we run.
             self._unset(_HIDDEN_VARIABLES)
 
         if self._reset:
@@ -190,14 +190,13 @@ class EmbeddedAws:
             "/moto-api/config",
             {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}},
         )
-        if self._install_bridge:
-            self._bridge_was_installed = bridge.is_installed()
+        if self._install_bridge and not bridge.is_installed():
             bridge.install()
+            self._installed_bridge = True
         logger.info("embedded AWS listening on %s", self.endpoint_url)
 
     def stop(self) -> None:
         """Stop the server and put the process back as it was (environment, moto config, bridge)."""
-        global _running
         if _running is not self:
             return
         self._teardown()
@@ -216,8 +215,9 @@ class EmbeddedAws:
                 for key, value in self._saved_moto_config.items():
                     default_user_config[key] = value  # type: ignore[literal-required]
                 self._saved_moto_config = {}
-            if self._install_bridge and not self._bridge_was_installed:
+            if self._installed_bridge:
                 bridge.uninstall()
+                self._installed_bridge = False
             self._restore_environ()
             with _running_lock:
                 if _running is self:
