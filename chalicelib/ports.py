@@ -55,7 +55,7 @@ class UserRepository(Protocol):
     def add(self, user: User, actor: str) -> User: ...
 
     def update(self, user: User, actor: str, action: str = "update") -> User:
-        """Save ``user`` if nobody changed it since it was read (``user.version``); returns the new version."""
+        """Save ``user`` unless it changed since read (``user.version``); returns the new version."""
         ...
 
 

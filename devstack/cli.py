@@ -27,7 +27,10 @@ def cmd_devstack(args: argparse.Namespace) -> int:
     from devstack.main import Devstack, Ports
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Devstack(var=args.var, ports=Ports(api=args.api_port, web=args.web_port, aws=args.aws_port, m365=args.m365_port)).run_forever()
+    Devstack(
+        var=args.var,
+        ports=Ports(api=args.api_port, web=args.web_port, aws=args.aws_port, m365=args.m365_port),
+    ).run_forever()
     return 0
 
 
@@ -68,7 +71,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     state = _state(args.var)
-    request = urllib.request.Request(f"{state['web']}/devstack/schedules/{args.name}/fire", method="POST", data=b"")
+    request = urllib.request.Request(
+        f"{state['web']}/devstack/schedules/{args.name}/fire", method="POST", data=b""
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             print(json.dumps(json.loads(response.read()), indent=2))

@@ -1,4 +1,4 @@
-"""The demo firm: one Microsoft 365 tenant, its people in the simulated Entra ID and in Matterline's roster."""
+"""The demo firm: one Microsoft 365 tenant, its people in the simulated Entra ID and in the roster."""
 
 from __future__ import annotations
 
@@ -32,8 +32,12 @@ class DemoPerson:
 
 
 DEMO_PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("0b7d1f9e-0001-4c1a-8e11-000000000001", "Fiona Admin", "fiona.admin", frozenset({Role.FIRM_ADMIN})),
-    DemoPerson("0b7d1f9e-0002-4c1a-8e11-000000000002", "Alex Attorney", "alex.attorney", frozenset({Role.ATTORNEY})),
+    DemoPerson(
+        "0b7d1f9e-0001-4c1a-8e11-000000000001", "Fiona Admin", "fiona.admin", frozenset({Role.FIRM_ADMIN})
+    ),
+    DemoPerson(
+        "0b7d1f9e-0002-4c1a-8e11-000000000002", "Alex Attorney", "alex.attorney", frozenset({Role.ATTORNEY})
+    ),
     DemoPerson(
         "0b7d1f9e-0003-4c1a-8e11-000000000003",
         "Priya Partner",
@@ -41,9 +45,14 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
         frozenset({Role.ATTORNEY, Role.BILLING_MANAGER}),
         "America/Chicago",
     ),
-    DemoPerson("0b7d1f9e-0004-4c1a-8e11-000000000004", "Sam Assistant", "sam.assistant", frozenset({Role.ASSISTANT})),
     DemoPerson(
-        "0b7d1f9e-0005-4c1a-8e11-000000000005", "Casey Contractor", "casey.contractor", frozenset({Role.CONTRACTOR})
+        "0b7d1f9e-0004-4c1a-8e11-000000000004", "Sam Assistant", "sam.assistant", frozenset({Role.ASSISTANT})
+    ),
+    DemoPerson(
+        "0b7d1f9e-0005-4c1a-8e11-000000000005",
+        "Casey Contractor",
+        "casey.contractor",
+        frozenset({Role.CONTRACTOR}),
     ),
     DemoPerson(
         "0b7d1f9e-0006-4c1a-8e11-000000000006", "Drew Staff", "drew.staff", frozenset({Role.CONTRACTOR_STAFF})
@@ -73,7 +82,9 @@ def ensure_demo_firm(container: Container) -> bool:
     firms = container.roster
     if firms.firm_for_tenant(TENANT_ID) is not None:
         return False
-    firm = firms.create_firm(name=FIRM_NAME, tenant_id=TENANT_ID, time_zone=FIRM_TIME_ZONE, actor=SYSTEM_ACTOR)
+    firm = firms.create_firm(
+        name=FIRM_NAME, tenant_id=TENANT_ID, time_zone=FIRM_TIME_ZONE, actor=SYSTEM_ACTOR
+    )
     for index, person in enumerate(DEMO_PEOPLE, start=1):
         firms.add_member(
             firm.firm_id,

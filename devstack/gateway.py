@@ -30,4 +30,4 @@ def _authorize(self: local.LocalGatewayAuthorizer, raw_path: str, event: Any, co
 
 def install_unauthorized_translation() -> None:
     """Idempotent: patch the local authorizer once per process."""
-    local.LocalGatewayAuthorizer.authorize = _authorize  # type: ignore[method-assign]
+    local.LocalGatewayAuthorizer.authorize = _authorize  # type: ignore[method-assign,assignment]

@@ -95,7 +95,9 @@ class Devstack:
         saved = state / "directory.json"
         console_uri = f"http://localhost:{self.ports.web}/console/"
         directory = (
-            Directory.from_dict(json.loads(saved.read_text())) if saved.exists() else demo.demo_directory(console_uri)
+            Directory.from_dict(json.loads(saved.read_text()))
+            if saved.exists()
+            else demo.demo_directory(console_uri)
         )
         self.directory = directory
         self.identity = IdentityProvider(directory, state / "identity")
@@ -169,7 +171,7 @@ class Devstack:
         while not self._snapshots.wait(SNAPSHOT_SECONDS):
             try:
                 self.save()
-            except Exception:  # noqa: BLE001 - a failed periodic save must not stop the devstack
+            except Exception:
                 logger.exception("periodic save failed; will try again")
 
     def _write_state(self) -> None:

@@ -86,7 +86,7 @@ class WebServer:
                 return _json(request, {"error": f"no schedule named '{name}'"}, HTTPStatus.NOT_FOUND)
             try:
                 result = self.scheduler.fire(name)
-            except Exception as error:  # noqa: BLE001 - reported to the caller, who fired it by hand
+            except Exception as error:
                 return _json(request, {"error": f"{type(error).__name__}: {error}"}, HTTPStatus.BAD_GATEWAY)
             return _json(request, {"schedule": name, "result": result})
         return _json(request, {"error": "not found"}, HTTPStatus.NOT_FOUND)
@@ -126,11 +126,15 @@ class WebServer:
             "<button>Run now</button></form></td></tr>"
             for s in self._schedules()
         )
-        mails = "".join(
-            f"<tr><td>{html.escape(m.get('sent_at') or '')}</td><td>{html.escape(', '.join(m.get('to') or []))}</td>"
-            f"<td>{html.escape(m.get('subject') or '')}</td></tr>"
-            for m in self.outbox()
-        ) or "<tr><td colspan='3' class='muted'>No email sent yet.</td></tr>"
+        mails = (
+            "".join(
+                f"<tr><td>{html.escape(m.get('sent_at') or '')}</td>"
+                f"<td>{html.escape(', '.join(m.get('to') or []))}</td>"
+                f"<td>{html.escape(m.get('subject') or '')}</td></tr>"
+                for m in self.outbox()
+            )
+            or "<tr><td colspan='3' class='muted'>No email sent yet.</td></tr>"
+        )
         return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Matterline devstack</title><link rel="stylesheet" href="/shared/styles.css"></head>
 <body><header class="bar"><h1>Matterline devstack</h1></header><main>

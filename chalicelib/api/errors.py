@@ -1,7 +1,7 @@
 """The one place where errors become HTTP: JSON problem documents (RFC 9457 shape).
 
-    {"status": 422, "code": "invalid_input", "title": "...", "detail": "...",
-     "errors": [{"field": "email", "message": "..."}]}
+{"status": 422, "code": "invalid_input", "title": "...", "detail": "...",
+ "errors": [{"field": "email", "message": "..."}]}
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def from_validation_error(error: ValidationError, location: str) -> Response:
         )
         for detail in error.errors(include_url=False)
     ]
-    return problem(422, "invalid_input", "The request breaks a rule", f"the {location} is not valid", field_errors)
+    return problem(
+        422, "invalid_input", "The request breaks a rule", f"the {location} is not valid", field_errors
+    )
 
 
 def unexpected(error: Exception) -> Response:

@@ -59,7 +59,7 @@ def build_openapi() -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An Entra ID access token for the Matterline API, or an API token (mlt_...).",
+                    "description": "An Entra ID access token for this API, or an API token (mlt_...).",
                 }
             },
         },
@@ -91,8 +91,10 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
     if route.query is not None:
         query_schema = route.query.model_json_schema()
         required = set(query_schema.get("required", []))
-        for name, schema in query_schema.get("properties", {}).items():
-            parameters.append({"name": name, "in": "query", "required": name in required, "schema": schema})
+        for name, field_schema in query_schema.get("properties", {}).items():
+            parameters.append(
+                {"name": name, "in": "query", "required": name in required, "schema": field_schema}
+            )
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
@@ -102,10 +104,10 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
         }
     success: dict[str, Any] = {"description": "OK"}
     if route.response is not None:
-        schema: dict[str, Any] = _ref(route.response)
+        body: dict[str, Any] = _ref(route.response)
         if route.response_is_list:
-            schema = {"type": "array", "items": schema}
-        success["content"] = {"application/json": {"schema": schema}}
+            body = {"type": "array", "items": body}
+        success["content"] = {"application/json": {"schema": body}}
     responses: dict[str, Any] = {str(route.status): success}
     if route.body is not None or route.query is not None:
         responses["400"] = _problem("The body is not JSON")

@@ -24,7 +24,9 @@ def list_users(call: Call) -> UserPage:
     return UserPage(items=[UserOut.of(user) for user in page.items], next_cursor=page.next_cursor)
 
 
-@api.route("/users", "POST", summary="Invite a person to the firm", body=InviteUser, response=UserOut, status=201)
+@api.route(
+    "/users", "POST", summary="Invite a person to the firm", body=InviteUser, response=UserOut, status=201
+)
 def invite_user(call: Call) -> UserOut:
     body: InviteUser = call.body
     user = services().roster.invite(
@@ -45,7 +47,11 @@ def get_user(call: Call, user_id: str) -> UserOut:
 
 
 @api.route(
-    "/users/{user_id}", "PATCH", summary="Change roles, status, external ids", body=UpdateUser, response=UserOut
+    "/users/{user_id}",
+    "PATCH",
+    summary="Change roles, status, external ids",
+    body=UpdateUser,
+    response=UserOut,
 )
 def update_user(call: Call, user_id: str) -> UserOut:
     body: UpdateUser = call.body

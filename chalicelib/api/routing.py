@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +73,9 @@ class Api:
         public: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare a route; the decorated function receives ``Call`` and the path parameters."""
-        spec = RouteSpec(path, method, summary, self.tag, body, query, response, response_is_list, status, public)
+        spec = RouteSpec(
+            path, method, summary, self.tag, body, query, response, response_is_list, status, public
+        )
         ROUTES.append(spec)
 
         def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,7 +95,9 @@ class Api:
         return decorate
 
 
-def _run(blueprint: Blueprint, spec: RouteSpec, handler: Callable[..., Any], path_params: dict[str, str]) -> Any:
+def _run(
+    blueprint: Blueprint, spec: RouteSpec, handler: Callable[..., Any], path_params: dict[str, str]
+) -> Any:
     request = blueprint.current_request
     try:
         principal = principal_from_context(request.context) if not spec.public else None
@@ -106,7 +110,7 @@ def _run(blueprint: Blueprint, spec: RouteSpec, handler: Callable[..., Any], pat
         return errors.from_validation_error(invalid, "request")
     except DomainError as error:
         return errors.from_domain_error(error)
-    except Exception as error:  # noqa: BLE001 - the one place a bug becomes a 500
+    except Exception as error:
         return errors.unexpected(error)
     return _reply(result, spec.status)
 
@@ -116,7 +120,7 @@ class _BadRequest(Exception):
         self.response = response
 
 
-def _parse_body(raw: bytes | None, model: type[BaseModel]) -> BaseModel:
+def _parse_body(raw: str | bytes | None, model: type[BaseModel]) -> BaseModel:
     if not raw:
         raise _BadRequest(errors.problem(400, "missing_body", "Bad request", "send a JSON body"))
     try:
@@ -131,9 +135,9 @@ def _parse_body(raw: bytes | None, model: type[BaseModel]) -> BaseModel:
         raise _BadRequest(errors.from_validation_error(invalid, "body")) from invalid
 
 
-def _parse_query(params: dict[str, str], model: type[BaseModel]) -> BaseModel:
+def _parse_query(params: Mapping[str, str], model: type[BaseModel]) -> BaseModel:
     try:
-        return model.model_validate(params)
+        return model.model_validate(dict(params))
     except ValidationError as invalid:
         raise _BadRequest(errors.from_validation_error(invalid, "query")) from invalid
 

@@ -24,8 +24,12 @@ def list_tokens(call: Call) -> list[ApiTokenOut]:
 
 
 @api.route(
-    "/api-tokens", "POST", summary="Issue an API token (the secret is shown once)",
-    body=CreateApiToken, response=IssuedApiToken, status=201,
+    "/api-tokens",
+    "POST",
+    summary="Issue an API token (the secret is shown once)",
+    body=CreateApiToken,
+    response=IssuedApiToken,
+    status=201,
 )
 def create_token(call: Call) -> IssuedApiToken:
     body: CreateApiToken = call.body
@@ -40,15 +44,20 @@ def revoke_token(call: Call, token_id: str) -> ApiTokenOut:
     return ApiTokenOut.of(services().api_tokens.revoke(call.principal, token_id))
 
 
-@api.route("/audit", "GET", summary="Recent changes in the firm, newest first", query=PageQuery, response=AuditPage)
+@api.route(
+    "/audit", "GET", summary="Recent changes in the firm, newest first", query=PageQuery, response=AuditPage
+)
 def recent_audit(call: Call) -> AuditPage:
     page = services().audit.recent(call.principal, call.query.cursor, call.query.limit)
     return AuditPage(items=[AuditOut.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @api.route(
-    "/audit/{entity_type}/{entity_id}", "GET", summary="Every change to one record",
-    response=AuditOut, response_is_list=True,
+    "/audit/{entity_type}/{entity_id}",
+    "GET",
+    summary="Every change to one record",
+    response=AuditOut,
+    response_is_list=True,
 )
 def entity_audit(call: Call, entity_type: str, entity_id: str) -> list[AuditOut]:
     return [AuditOut.of(r) for r in services().audit.history(call.principal, entity_type, entity_id)]

@@ -35,9 +35,7 @@ class Permission(StrEnum):
 
 # What each role may do. Contractor permissions (verify, approve, ...) come with the contractor module.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ATTORNEY: frozenset(
-        {Permission.TIME_READ_OWN, Permission.TIME_WRITE_OWN, Permission.MATTERS_READ}
-    ),
+    Role.ATTORNEY: frozenset({Permission.TIME_READ_OWN, Permission.TIME_WRITE_OWN, Permission.MATTERS_READ}),
     Role.ASSISTANT: frozenset({Permission.MATTERS_READ, Permission.ROSTER_READ}),
     Role.FIRM_ADMIN: frozenset(Permission),
     Role.BILLING_MANAGER: frozenset(

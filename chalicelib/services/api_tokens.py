@@ -79,7 +79,11 @@ class ApiTokenService:
         now = self._clock.now()
         expired = 0
         for token in self._tokens.list(firm_id):
-            if token.status is TokenStatus.ACTIVE and token.expires_at is not None and token.expires_at <= now:
+            if (
+                token.status is TokenStatus.ACTIVE
+                and token.expires_at is not None
+                and token.expires_at <= now
+            ):
                 self._tokens.update(replace(token, status=TokenStatus.EXPIRED), SYSTEM_ACTOR, "expire")
                 expired += 1
         return expired

@@ -20,7 +20,9 @@ class HousekeepingService:
 
     def start_daily_run(self, now: datetime) -> str:
         """Start today's run. The run name is the date, so a schedule fired twice starts one run."""
-        return self._workflows.start(self.WORKFLOW, f"housekeeping-{now:%Y-%m-%d}", {"day": f"{now:%Y-%m-%d}"})
+        return self._workflows.start(
+            self.WORKFLOW, f"housekeeping-{now:%Y-%m-%d}", {"day": f"{now:%Y-%m-%d}"}
+        )
 
     def firm_ids(self) -> list[str]:
         """Every firm, for the workflow to fan out over."""

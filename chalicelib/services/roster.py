@@ -5,11 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from chalicelib.domain.errors import Forbidden, NotFound, StaleVersion
+from chalicelib.domain.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
 from chalicelib.domain.identity import Permission, Principal, Role
-from chalicelib.domain.roster import Firm, User, UserStatus, normalize_email, validate_time_zone, validate_user
+from chalicelib.domain.roster import (
+    Firm,
+    User,
+    UserStatus,
+    normalize_email,
+    validate_time_zone,
+    validate_user,
+)
 from chalicelib.ports import Clock, FirmRepository, Page, UserRepository
-from chalicelib.domain.errors import FieldError, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,9 @@ class RosterService:
     def create_firm(self, *, name: str, tenant_id: str, time_zone: str, actor: str) -> Firm:
         """Register a firm for a Microsoft 365 tenant (done by Matterline operations, not by a firm)."""
         if not validate_time_zone(time_zone):
-            raise InvalidInput("the firm is not valid", field_errors=[FieldError("time_zone", "not an IANA zone")])
+            raise InvalidInput(
+                "the firm is not valid", field_errors=[FieldError("time_zone", "not an IANA zone")]
+            )
         firm = Firm(
             firm_id=uuid.uuid4().hex[:16],
             name=name.strip(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -44,7 +43,11 @@ class RunningDevstack:
     def cli(self, *args: str) -> str:
         result = subprocess.run(
             [*MATTERLINE, "--var", str(self.var), *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, env=_clean_env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_clean_env(),
         )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
@@ -54,11 +57,24 @@ class RunningDevstack:
         log = self.output.open("a")
         self.process = subprocess.Popen(
             [
-                *MATTERLINE, "--var", str(self.var), "devstack",
-                "--api-port", str(self.ports["api"]), "--web-port", str(self.ports["web"]),
-                "--aws-port", str(self.ports["aws"]), "--m365-port", str(self.ports["m365"]),
+                *MATTERLINE,
+                "--var",
+                str(self.var),
+                "devstack",
+                "--api-port",
+                str(self.ports["api"]),
+                "--web-port",
+                str(self.ports["web"]),
+                "--aws-port",
+                str(self.ports["aws"]),
+                "--m365-port",
+                str(self.ports["m365"]),
             ],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=_clean_env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_clean_env(),
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -83,8 +99,11 @@ class RunningDevstack:
         import boto3
 
         return boto3.client(
-            service, endpoint_url=f"http://127.0.0.1:{self.ports['aws']}", region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.ports['aws']}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
 

@@ -6,7 +6,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-
 from pathlib import Path
 
 import pytest
@@ -68,9 +67,13 @@ def test_the_console_signs_a_person_in_through_the_simulated_entra_id(devstack, 
 
 def test_data_survives_a_restart(devstack) -> None:
     admin = devstack.cli("token", "--role", "firm_admin")
-    body = json.dumps({"email": "new.hire@halemercer.example", "display_name": "New Hire", "roles": ["attorney"]})
+    body = json.dumps(
+        {"email": "new.hire@halemercer.example", "display_name": "New Hire", "roles": ["attorney"]}
+    )
     request = urllib.request.Request(
-        f"{devstack.api}/users", data=body.encode(), method="POST",
+        f"{devstack.api}/users",
+        data=body.encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:

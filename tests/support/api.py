@@ -74,7 +74,9 @@ class ApiHarness:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        payload = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+        payload = (
+            raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+        )
         response = self.client.http.request(method, path, headers=sent, body=payload)
         text = response.body.decode() if isinstance(response.body, bytes) else str(response.body or "")
         try:
@@ -103,7 +105,9 @@ def build_api(table: Any, clock: Any, mint: TokenMint) -> ApiHarness:
 
 def seed_firm(container: Container, name: str, tenant: str, domain: str) -> SeededFirm:
     """A firm and one active, identity-bound person for each role."""
-    firm = container.roster.create_firm(name=name, tenant_id=tenant, time_zone="America/Chicago", actor="system")
+    firm = container.roster.create_firm(
+        name=name, tenant_id=tenant, time_zone="America/Chicago", actor="system"
+    )
     seeded = SeededFirm(firm=firm, tenant=tenant)
     for role in Role:
         handle = role.value.replace("_", ".")

@@ -171,9 +171,8 @@ class DynamoTable:
             condition += f" AND begins_with({expression.name(sk_name)}, {expression.value(key_range.prefix)})"
         elif key_range and key_range.between is not None:
             low, high = key_range.between
-            condition += (
-                f" AND {expression.name(sk_name)} BETWEEN {expression.value(low)} AND {expression.value(high)}"
-            )
+            bounds = f"{expression.value(low)} AND {expression.value(high)}"
+            condition += f" AND {expression.name(sk_name)} BETWEEN {bounds}"
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,

@@ -3,15 +3,15 @@
 Every item carries ``firm_id`` and lives under a partition that names its firm, except the few global
 lookup items (tenant → firm, token hash → token) whose keys are unguessable or firm-independent.
 
-| item                 | PK                                   | SK                       | GSI1PK / GSI1SK                               |
-| -------------------- | ------------------------------------ | ------------------------ | --------------------------------------------- |
-| firm                 | FIRM#{firm}                          | FIRM                     | FIRMS / FIRM#{firm}                           |
-| tenant guard         | TENANT#{tenant}                      | TENANT                   |                                               |
-| user                 | FIRM#{firm}                          | USER#{user}              |                                               |
-| user email guard     | FIRM#{firm}                          | UNIQUE#EMAIL#{email}     |                                               |
-| user identity guard  | FIRM#{firm}                          | UNIQUE#OID#{oid}         |                                               |
-| api token            | APITOKEN#{sha256}                    | APITOKEN                 | FIRM#{firm}#APITOKENS / {created}#{token}     |
-| audit record         | FIRM#{firm}#AUDIT#{type}#{id}        | V#{version:010d}         | FIRM#{firm}#AUDIT / {iso time}#{type}#{id}#V… |
+| item | PK | SK | GSI1PK / GSI1SK |
+| --- | --- | --- | --- |
+| firm | FIRM#{firm} | FIRM | FIRMS / FIRM#{firm} |
+| tenant guard | TENANT#{tenant} | TENANT |  |
+| user | FIRM#{firm} | USER#{user} |  |
+| user email guard | FIRM#{firm} | UNIQUE#EMAIL#{email} |  |
+| user identity guard | FIRM#{firm} | UNIQUE#OID#{oid} |  |
+| api token | APITOKEN#{sha256} | APITOKEN | FIRM#{firm}#APITOKENS / {created}#{token} |
+| audit record | FIRM#{firm}#AUDIT#{type}#{id} | V#{version} | FIRM#{firm}#AUDIT / {time}#{type}#{id}#V… |
 
 Guard items make uniqueness a condition (``attribute_not_exists``) inside the same transaction as the
 write they protect: two invitations of one email race, one wins, the other gets ``Duplicate``.

@@ -41,7 +41,9 @@ def holds(condition: Condition | None, current: Item | None) -> bool:
     if isinstance(condition, ItemPresent):
         return current is not None
     if isinstance(condition, AttributeEquals):
-        return current is not None and condition.name in current and current[condition.name] == condition.value
+        return (
+            current is not None and condition.name in current and current[condition.name] == condition.value
+        )
     if isinstance(condition, AttributeIn):
         return current is not None and current.get(condition.name) in condition.values
     if isinstance(condition, AllOf):

@@ -10,6 +10,7 @@ writers that read the same version cannot both win:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -277,7 +278,9 @@ def user_snapshot(user: User) -> dict[str, Any]:
 def _user_guards(user: User) -> list[Guard]:
     guards = [Guard(*keys.email_guard(user.firm_id, user.email), "email", user.email)]
     if user.identity_oid:
-        guards.append(Guard(*keys.identity_guard(user.firm_id, user.identity_oid), "identity", user.identity_oid))
+        guards.append(
+            Guard(*keys.identity_guard(user.firm_id, user.identity_oid), "identity", user.identity_oid)
+        )
     return guards
 
 
@@ -464,10 +467,9 @@ class TableApiTokenRepository:
 
     def record_use(self, token: ApiToken, at: datetime) -> None:
         item = _token_item(replace(token, last_used_at=at))
-        try:
+        # Losing to a concurrent revoke or use is fine: the next call stamps it.
+        with contextlib.suppress(ConditionFailed):
             self._table.put({**item, "version": token.version}, AttributeEquals("version", token.version))
-        except ConditionFailed:
-            pass  # someone revoked or used it concurrently; the next call stamps it
 
 
 # ---------------------------------------------------------------- audit
