@@ -47,12 +47,16 @@ bench: $(INSTALLED)
 # machine definitions are added here, so the deploy template finds them next to deployment.zip.
 package: $(INSTALLED)
 	rm -rf build && mkdir -p build
-	$(BIN)/chalice package --stage prod --merge-template infra/template.yaml build/
+	@# Chalice vendors the runtime dependencies listed in requirements.txt (itself excluded: it ships its own).
+	$(BIN)/python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
+	  print('\n'.join(d for d in deps if not d.startswith('chalice')))" > requirements.txt
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage prod \
+	  --merge-template infra/template.yaml build/
 	cd build && $(abspath $(BIN))/python -m zipfile -e deployment.zip _code && rm deployment.zip
 	cp -r lambdas templates build/_code/
 	cd build/_code && find . -name '__pycache__' -prune -exec rm -rf {} + && $(abspath $(BIN))/python -m zipfile -c ../deployment.zip .
 	rm -rf build/_code && cp -r infra/statemachines build/statemachines
-	@echo "package: build/sam.json, build/deployment.zip, build/statemachines/"
+	@echo "package: build/sam.yaml, build/deployment.zip, build/statemachines/"
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
