@@ -71,7 +71,7 @@ def build_container(
         verifier = JwksTokenVerifier(
             jwks_url=settings.identity_jwks_url,
             issuer_template=settings.identity_issuer_template,
-            audience=settings.identity_audience,
+            audiences=[a for a in (settings.identity_audience, settings.identity_client_id) if a],
             ca_bundle=settings.identity_ca_bundle,
             cache_seconds=settings.jwks_cache_seconds,
             leeway_seconds=settings.clock_skew_seconds,

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     identity_issuer_template: str = "https://login.microsoftonline.com/{tenant}/v2.0"
     identity_jwks_url: str = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
     identity_audience: str = "api://matterline"
+    # Entra v2 access tokens carry the API's client id as `aud`; v1 tokens its Application ID URI.
+    identity_client_id: str | None = None
     # A CA bundle to trust for the identity provider (the devstack's generated CA); None = system CAs.
     identity_ca_bundle: str | None = None
     jwks_cache_seconds: int = 3600

@@ -30,14 +30,14 @@ class JwksTokenVerifier:
         *,
         jwks_url: str,
         issuer_template: str,
-        audience: str,
+        audiences: list[str],
         ca_bundle: str | None = None,
         cache_seconds: int = 3600,
         leeway_seconds: int = 120,
     ) -> None:
         self._jwks_url = jwks_url
         self._issuer_template = issuer_template
-        self._audience = audience
+        self._audiences = audiences
         self._verify: str | bool = ca_bundle or True
         self._cache_seconds = cache_seconds
         self._leeway = leeway_seconds
@@ -62,7 +62,7 @@ class JwksTokenVerifier:
                 token,
                 key=key,
                 algorithms=["RS256"],
-                audience=self._audience,
+                audience=self._audiences,
                 issuer=self._issuer_template.format(tenant=tenant),
                 leeway=self._leeway,
                 options={"require": ["exp", "iat", "aud", "iss", "tid"]},
