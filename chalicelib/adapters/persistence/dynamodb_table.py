@@ -161,6 +161,7 @@ class DynamoTable:
         limit: int | None = None,
         forward: bool = True,
         start_after: Item | None = None,
+        consistent: bool = False,
     ) -> QueryPage:
         self.stats.queries += 1
         self.stats.by_partition[pk] = self.stats.by_partition.get(pk, 0) + 1
@@ -184,6 +185,8 @@ class DynamoTable:
             request["IndexName"] = index
         if limit:
             request["Limit"] = limit
+        if consistent and not index:
+            request["ConsistentRead"] = True
         if start_after:
             request["ExclusiveStartKey"] = to_dynamo(start_after)
         response = self._client.query(**request)

@@ -11,7 +11,15 @@ lookup items (tenant → firm, token hash → token) whose keys are unguessable 
 | user email guard | FIRM#{firm} | UNIQUE#EMAIL#{email} |  |
 | user identity guard | FIRM#{firm} | UNIQUE#OID#{oid} |  |
 | api token | APITOKEN#{sha256} | APITOKEN | FIRM#{firm}#APITOKENS / {created}#{token} |
+| event | FIRM#{firm}#USER#{user}#TL | E#{event} | FIRM#{firm}#USER#{user}#TL / {start}#E#{event} |
+| entry | FIRM#{firm}#USER#{user}#TL | N#{day}#{entry} | FIRM#{firm}#USER#{user}#TL / {start}#N#{entry} |
+| capture policy | FIRM#{firm} | POLICY#capture | |
+| user's capture rules | FIRM#{firm} | RULES#{user} | |
 | audit record | FIRM#{firm}#AUDIT#{type}#{id} | V#{version} | FIRM#{firm}#AUDIT / {time}#{type}#{id}#V… |
+
+A user's timeline is one partition: events by id (merging a capture is a Get and a conditional Put),
+entries by day (rebuilding a day is one consistent Query), and both on GSI1 by time, so a day or week
+view is one Query whose cost depends on that range only, never on the user's history.
 
 Guard items make uniqueness a condition (``attribute_not_exists``) inside the same transaction as the
 write they protect: two invitations of one email race, one wins, the other gets ``Duplicate``.
@@ -65,3 +73,23 @@ def audit_feed(firm_id: str) -> str:
 def audit_version(version: int) -> str:
     """Zero-padded so versions sort as strings."""
     return f"V#{version:010d}"
+
+
+def timeline(firm_id: str, user_id: str) -> str:
+    return f"FIRM#{firm_id}#USER#{user_id}#TL"
+
+
+def event(event_id: str) -> str:
+    return f"E#{event_id}"
+
+
+def entry(day: str, entry_id: str) -> str:
+    return f"N#{day}#{entry_id}"
+
+
+def capture_policy(firm_id: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", "POLICY#capture")
+
+
+def user_rules(firm_id: str, user_id: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"RULES#{user_id}")

@@ -118,6 +118,7 @@ class MemoryTable:
         limit: int | None = None,
         forward: bool = True,
         start_after: Item | None = None,
+        consistent: bool = False,
     ) -> QueryPage:
         self.stats.queries += 1
         self.stats.by_partition[pk] = self.stats.by_partition.get(pk, 0) + 1

@@ -157,8 +157,13 @@ class Table(Protocol):
         limit: int | None = None,
         forward: bool = True,
         start_after: Item | None = None,
+        consistent: bool = False,
     ) -> QueryPage:
-        """One page of the items under a partition key, in sort-key order."""
+        """One page of the items under a partition key, in sort-key order.
+
+        ``consistent`` asks for a strongly consistent read (main table only): use it where a read
+        decides a write; index reads may lag the table by a moment, as in DynamoDB.
+        """
         ...
 
 
