@@ -11,6 +11,7 @@ from chalice import Chalice, Cron
 from chalicelib.api.people import people
 from chalicelib.api.security import security
 from chalicelib.api.system import system
+from chalicelib.api.timeline import timeline
 from chalicelib.api.tokens import administration
 
 app = Chalice(app_name="matterline")
@@ -18,6 +19,7 @@ app.register_blueprint(security)
 app.register_blueprint(system)
 app.register_blueprint(people)
 app.register_blueprint(administration)
+app.register_blueprint(timeline)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")

@@ -17,12 +17,14 @@ from chalicelib.adapters.persistence.repositories import (
     TableUserRepository,
 )
 from chalicelib.adapters.persistence.table import Table
+from chalicelib.adapters.persistence.timeline import TablePolicyRepository, TableTimelineRepository
 from chalicelib.ports import Clock, TokenVerifier, WorkflowStarter
 from chalicelib.services.api_tokens import ApiTokenService
 from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
 from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.roster import RosterService
+from chalicelib.services.timeline import TimelineService
 from chalicelib.settings import Settings, get_settings
 
 
@@ -38,6 +40,7 @@ class Container:
     api_tokens: ApiTokenService
     audit: AuditService
     housekeeping: HousekeepingService
+    timeline: TimelineService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -93,6 +96,13 @@ def build_container(
         api_tokens=token_service,
         audit=AuditService(TableAuditLog(table)),
         housekeeping=HousekeepingService(firms, token_service, workflows),
+        timeline=TimelineService(
+            timeline=TableTimelineRepository(table, clock),
+            policies=TablePolicyRepository(table, clock),
+            firms=firms,
+            users=users,
+            clock=clock,
+        ),
     )
 
 

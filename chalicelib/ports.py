@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.api_tokens import ApiToken
 from chalicelib.domain.audit import AuditRecord
+from chalicelib.domain.capture import ActivityEvent
+from chalicelib.domain.classification import ClassificationRule
+from chalicelib.domain.entries import Entry
+from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.roster import Firm, User
 
 
@@ -107,3 +111,41 @@ class WorkflowStarter(Protocol):
     """Starts a named workflow (a Step Functions state machine) once per ``run_name``."""
 
     def start(self, workflow: str, run_name: str, payload: Mapping[str, Any]) -> str: ...
+
+
+class TimelineRepository(Protocol):
+    """A user's events and entries (one partition per user; views are one Query on GSI1)."""
+
+    def get_event(self, firm_id: str, user_id: str, event_id: str) -> ActivityEvent | None: ...
+
+    def save_event(self, event: ActivityEvent) -> ActivityEvent:
+        """Conditional on ``event.version``; raises ``StaleVersion`` when another writer won."""
+        ...
+
+    def change_event(self, event: ActivityEvent, actor: str, action: str) -> ActivityEvent: ...
+
+    def between(
+        self, firm_id: str, user_id: str, start: datetime, end: datetime
+    ) -> tuple[list[ActivityEvent], list[Entry]]: ...
+
+    def entries_of_day(self, firm_id: str, user_id: str, day: date) -> list[Entry]: ...
+
+    def get_entry(self, firm_id: str, user_id: str, day: date, entry_id: str) -> Entry | None: ...
+
+    def save_entries(
+        self, put: Iterable[Entry], remove: Iterable[Entry], actor: str, action: str
+    ) -> list[Entry]: ...
+
+
+class PolicyRepository(Protocol):
+    """The firm's capture policy and users' own capture rules."""
+
+    def get(self, firm_id: str) -> CapturePolicy: ...
+
+    def save(self, policy: CapturePolicy, actor: str) -> CapturePolicy: ...
+
+    def user_rules(self, firm_id: str, user_id: str) -> tuple[tuple[ClassificationRule, ...], int]: ...
+
+    def save_user_rules(
+        self, firm_id: str, user_id: str, rules: tuple[ClassificationRule, ...], version: int, actor: str
+    ) -> int: ...

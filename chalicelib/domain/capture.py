@@ -256,3 +256,31 @@ def fold(
         current = touched.get(capture.key) or existing.get(capture.key)
         touched[capture.key] = merge(current, capture, firm_id=firm_id, user_id=user_id, settings=settings)
     return touched
+
+
+# ---------------------------------------------------------------- stable keys: one real thing, one key
+
+
+def read_key(internet_message_id: str) -> str:
+    """Reading a message: the same message read again merges into the same event."""
+    return f"read:{internet_message_id}"
+
+
+def compose_key(correlation_id: str) -> str:
+    """Writing a message: the add-in's correlation id, stamped on the draft, ties compose to send."""
+    return f"compose:{correlation_id}"
+
+
+def meeting_key(ical_uid: str, occurrence_start: datetime) -> str:
+    """A meeting occurrence: iCalUId plus the occurrence's start (a series shares one iCalUId)."""
+    return f"meeting:{ical_uid}:{occurrence_start.isoformat()}"
+
+
+def call_key(call_id: str) -> str:
+    """A phone call: the phone system's call id."""
+    return f"call:{call_id}"
+
+
+def manual_key(client_id: str) -> str:
+    """A manual item: the id the client generated, so a retried send is the same item."""
+    return f"manual:{client_id}"

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 
@@ -107,6 +107,8 @@ class Entry:
     split_from: str | None = None
     share: Decimal = Decimal(1)
     external_id: str | None = None
+    # When the entry's first event started (UTC); entries sort by it.
+    start: datetime | None = None
     version: int = 0
 
     @property
@@ -238,12 +240,14 @@ def plan_day(
             narrative=_narrative(members, templates),
             category=category,
             matter_id=matter,
+            start=members[0].start,
         )
         if current is not None:
             draft = replace(
                 current,
                 event_ids=draft.event_ids,
                 raw_seconds=draft.raw_seconds,
+                start=draft.start,
                 narrative=current.narrative if current.narrative_edited else draft.narrative,
             )
         draft = _billed(

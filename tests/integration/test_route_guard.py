@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,11 +18,43 @@ from app import app
 from chalicelib.api.routing import ROUTES
 from chalicelib.domain.identity import Role
 
-# A valid body for every request model: the guard must reach the handler, not stop at validation.
-EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
-    "InviteUser": {"email": "intruder@hopper.law", "display_name": "Intruder", "roles": ["attorney"]},
-    "UpdateUser": {"version": 1, "display_name": "Renamed by another firm", "status": "disabled"},
-    "CreateApiToken": {"name": "Stolen", "scopes": ["roster:read"]},
+CAPTURE = {
+    "id": "c-1",
+    "type": "read",
+    "at": "2026-03-09T15:00:00Z",
+    "internet_message_id": "<guard@lovelace.law>",
+    "subject": "intrusion",
+}
+
+# A valid body for every request model, built from firm A's ids: the guard must reach the handler,
+# not stop at validation.
+EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
+    "InviteUser": lambda v: {
+        "email": "intruder@hopper.law",
+        "display_name": "Intruder",
+        "roles": ["attorney"],
+    },
+    "UpdateUser": lambda v: {"version": 1, "display_name": "Renamed by another firm", "status": "disabled"},
+    "CreateApiToken": lambda v: {"name": "Stolen", "scopes": ["roster:read"]},
+    "CaptureIn": lambda v: CAPTURE,
+    "CaptureBatch": lambda v: {"items": [CAPTURE]},
+    "UpdateEntry": lambda v: {"version": 1, "matter_id": "m-1", "narrative": "rewritten by firm B"},
+    "VersionOnly": lambda v: {"version": 1},
+    "SplitEntry": lambda v: {"version": 1, "matters": ["m-1", "m-2"]},
+    "BulkEntries": lambda v: {"entry_ids": [v["entry_id"]], "action": "release"},
+    "MarkPersonal": lambda v: {"personal": True},
+    "RulesIn": lambda v: {
+        "version": 0,
+        "rules": [{"scope": "domain", "value": "x.com", "category": "personal"}],
+    },
+    "PolicyIn": lambda v: {
+        "version": 0,
+        "grouping": "per_thread_day",
+        "increment_seconds": 900,
+        "pulse_seconds": 60,
+        "reading_words_per_minute": 200,
+        "typing_words_per_minute": 40,
+    },
 }
 
 
@@ -35,7 +69,13 @@ def is_public(path: str, method: str) -> bool:
 def path_values(firm_a, api) -> dict[str, str]:
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
     token = api.call("POST", "/api-tokens", token=admin, body={"name": "A's", "scopes": ["roster:read"]})
+    attorney = api.token_for(firm_a, Role.ATTORNEY)
+    captured = {**CAPTURE, "internet_message_id": "<a-secret@lovelace.law>", "subject": "A's privileged memo"}
+    assert api.call("POST", "/capture", token=attorney, body=captured).status == 200
+    entry = api.call("GET", "/timeline?date=2026-03-09", token=attorney).body["entries"][0]
     return {
+        "entry_id": entry["entry_id"],
+        "event_id": entry["event_ids"][0],
         "user_id": firm_a.people[Role.ATTORNEY].user_id,
         "token_id": token.body["token"]["token_id"],
         "entity_type": "user",
@@ -52,12 +92,12 @@ def fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"{(\w+)}", value, path)
 
 
-def body_for(path: str, method: str) -> dict[str, Any] | None:
+def body_for(path: str, method: str, values: dict[str, str]) -> dict[str, Any] | None:
     spec = next(route for route in ROUTES if route.path == path and route.method == method)
     if spec.body is None:
         return None
     assert spec.body.__name__ in EXAMPLE_BODIES, f"add an example body for {spec.body.__name__}"
-    return EXAMPLE_BODIES[spec.body.__name__]
+    return EXAMPLE_BODIES[spec.body.__name__](values)
 
 
 def firm_a_items(table, firm_id: str) -> list[dict[str, Any]]:
@@ -77,7 +117,7 @@ def test_only_health_and_the_api_description_are_public() -> None:
 @pytest.mark.parametrize(("path", "method"), [route for route in all_routes() if not is_public(*route)])
 def test_a_route_without_a_token_answers_401(api, firm_a, path: str, method: str) -> None:
     values = path_values(firm_a, api)
-    reply = api.call(method, fill(path, values), body=body_for(path, method))
+    reply = api.call(method, fill(path, values), body=body_for(path, method, values))
     assert reply.status == 401
 
 
@@ -88,6 +128,8 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
     values = path_values(firm_a, api)
     before = firm_a_items(memory_table, firm_a.firm.firm_id)
     markers = {
+        "A's privileged memo",
+        "a-secret@lovelace.law",
         firm_a.firm.firm_id,
         firm_a.firm.name,
         *values.values(),
@@ -114,8 +156,11 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
         },
     )
     for credential in (intruder_admin, b_admin.body["secret"]):
-        reply = api.call(method, fill(path, values), token=credential, body=body_for(path, method))
+        body = body_for(path, method, values)
+        reply = api.call(method, fill(path, values), token=credential, body=body)
         assert reply.status < 500, reply.text
-        leaked = sorted(marker for marker in markers if marker in reply.text)
+        # Echoing what the caller itself sent (an id in the path or body) reveals nothing.
+        sent = fill(path, values) + json.dumps(body)
+        leaked = sorted(marker for marker in markers if marker in reply.text and marker not in sent)
         assert not leaked, f"{method} {path} showed firm A's {leaked} to firm B"
     assert firm_a_items(memory_table, firm_a.firm.firm_id) == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -105,8 +105,9 @@ def _dt(value: Any) -> datetime:
 # ---------------------------------------------------------------- entries
 
 
-def entry_item(entry: Entry, sort_at: datetime) -> Item:
+def entry_item(entry: Entry) -> Item:
     pk = keys.timeline(entry.firm_id, entry.user_id)
+    sort_at = entry.start or datetime.combine(entry.day, datetime.min.time(), tzinfo=UTC)
     return strip_none(
         {
             "PK": pk,
@@ -142,6 +143,7 @@ def entry_item(entry: Entry, sort_at: datetime) -> Item:
             "split_from": entry.split_from,
             "share": str(entry.share),
             "external_id": entry.external_id,
+            "version": entry.version,
         }
     )
 
@@ -170,6 +172,7 @@ def entry_from(item: Item) -> Entry:
         split_from=item.get("split_from"),
         share=Decimal(str(item.get("share", "1"))),
         external_id=item.get("external_id"),
+        start=dt_in(item.get("sort_at")),
         version=int_in(item.get("version", 0)),
     )
 
@@ -252,13 +255,13 @@ class TableTimelineRepository:
         return entry_from(item) if item else None
 
     def save_entries(
-        self, put: Iterable[tuple[Entry, datetime]], remove: Iterable[Entry], actor: str, action: str
+        self, put: Iterable[Entry], remove: Iterable[Entry], actor: str, action: str
     ) -> list[Entry]:
         """Write and remove entries with version checks, each with its audit record, in transactions."""
         operations: list[tuple[list[Operation], Entry | None]] = []
         saved: list[Entry] = []
         clock_writer = self._writer
-        for entry, sort_at in put:
+        for entry in put:
             new = replace(entry, version=entry.version + 1)
             condition = ItemAbsent() if entry.version == 0 else AttributeEquals("version", entry.version)
             audit = clock_writer.audit_item(
@@ -271,7 +274,7 @@ class TableTimelineRepository:
                 None,
                 entry_snapshot(new),
             )
-            operations.append(([Put(entry_item(new, sort_at), condition), Put(audit, ItemAbsent())], new))
+            operations.append(([Put(entry_item(new), condition), Put(audit, ItemAbsent())], new))
         for entry in remove:
             audit = clock_writer.audit_item(
                 entry.firm_id,
