@@ -34,6 +34,8 @@ What a row must hold
       that hour in the order they were made. Everything ends up UTC, millisecond precision (truncated).
       Slash-separated day/month dates are refused: 03/09 is March in one country and September in another.
     - duration: seconds (``125``; ``125.4`` rounds half up) or ``h:mm:ss`` / ``mm:ss``; at most 24 hours.
+      In a ``;``-delimited file a decimal comma is read too (``12,5``): spreadsheets use ``;`` exactly where
+      the comma is the decimal separator. Elsewhere ``1,234`` is refused rather than guessed.
       A call of 0 seconds is a missed or unanswered call: no record and no error, counted in
       ``CallImport.skipped_missed`` (unless the row is wrong in some other way — then it is an error).
     - numbers: see ``normalize_number``. The other party's number may be empty or withheld ("anonymous",
@@ -134,7 +136,10 @@ def _number(raw: str) -> tuple[str, str | None]:
     if not value:
         return "", None
     if _SCIENTIFIC.fullmatch(value):
-        return "", "is a spreadsheet number in scientific notation; export the column as text to keep every digit"
+        return (
+            "",
+            "is a spreadsheet number in scientific notation; export the column as text to keep every digit",
+        )
     compact = _SEPARATORS.sub("", value)
     international = value.startswith("+") or compact.startswith("00")
     if international:
@@ -153,7 +158,10 @@ def _number(raw: str) -> tuple[str, str | None]:
         if digits[0] == "0":
             return "", "has no country code after + (no country code starts with 0)"
         if len(digits) < _MIN_INTERNATIONAL_DIGITS:
-            return "", f"is too short for an international number (fewer than {_MIN_INTERNATIONAL_DIGITS} digits)"
+            return (
+                "",
+                f"is too short for an international number (fewer than {_MIN_INTERNATIONAL_DIGITS} digits)",
+            )
     elif digits[0] == "0" or len(digits) < _MIN_INTERNATIONAL_DIGITS:
         return compact, None  # "000", "0012": a short or internal number that happens to start with 00
     if len(digits) > _MAX_INTERNATIONAL_DIGITS:
@@ -170,8 +178,8 @@ def normalize_number(raw: str) -> str:
     country code (the firm's country is not known here), and only ``00`` is read as an international prefix
     (not 011 or 0011). Raises ``ValueError`` saying why when ``raw`` is not a phone number.
 
-    >>> normalize_number("+44 (0)20 7946-0000"), normalize_number("0044 20 7946 0000"), normalize_number("204")
-    ('+442079460000', '+442079460000', '204')
+    >>> [normalize_number(n) for n in ("+44 (0)20 7946-0000", "0044 20 7946 0000", "204")]
+    ['+442079460000', '+442079460000', '204']
     """
     normal, problem = _number(raw)
     if problem:
@@ -263,12 +271,20 @@ def _missing_columns(columns: dict[_Role, _Column], line: int) -> list[RowError]
         errors.append(missing("call_id", "call id", _names(_Role.CALL_ID)))
     if _Role.START not in columns and not (_Role.DATE in columns and _Role.TIME in columns):
         errors.append(missing("start", "start", f"{_names(_Role.START)}, or date and time as two columns"))
-    for role, what in ((_Role.DURATION, "duration"), (_Role.DIRECTION, "direction"), (_Role.EXTENSION, "extension")):
+    for role, what in (
+        (_Role.DURATION, "duration"),
+        (_Role.DIRECTION, "direction"),
+        (_Role.EXTENSION, "extension"),
+    ):
         if role not in columns:
             errors.append(missing(role.value, what, _names(role)))
     if _Role.NUMBER not in columns and not (_Role.CALLER in columns and _Role.CALLEE in columns):
         errors.append(
-            missing("other_number", "other party's number", f"{_names(_Role.NUMBER)}, or caller and callee as two columns")
+            missing(
+                "other_number",
+                "other party's number",
+                f"{_names(_Role.NUMBER)}, or caller and callee as two columns",
+            )
         )
     return errors
 
@@ -284,7 +300,9 @@ _OFFSET = r"(?:\s*(?P<offset>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\
 _START = re.compile(rf"\s*{_DATE}(?:[Tt]|\s+){_CLOCK}{_OFFSET}\s*", re.ASCII)
 _DATE_CELL = re.compile(r"\s*(\d{4}[-/]\d{1,2}[-/]\d{1,2})(?:[Tt ]0?0:00(?::00(?:[.,]0+)?)?)?\s*", re.ASCII)
 _TIME_CELL = re.compile(r"\s*(?:\d{4}[-/]\d{1,2}[-/]\d{1,2}[Tt ]\s*)?(\S.*?)\s*", re.ASCII)
-_START_EXPECTED = "expected an ISO 8601 date and time such as 2026-03-09T14:30:00 or 2026-03-09 14:30:00+01:00"
+_START_EXPECTED = (
+    "expected an ISO 8601 date and time such as 2026-03-09T14:30:00 or 2026-03-09 14:30:00+01:00"
+)
 
 
 def _instant(text: str, what: str, tz: tzinfo, zone_name: str) -> tuple[datetime | None, str | None]:
@@ -342,26 +360,31 @@ _H_MM_SS = re.compile(
 )
 
 
-def _duration(text: str, label: str) -> tuple[int | None, str | None]:
+def _duration(text: str, label: str, *, decimal_comma: bool) -> tuple[int | None, str | None]:
     expected = "expected seconds (125) or h:mm:ss / mm:ss (0:02:05, 2:05)"
     if not text:
         return None, f"{label} is empty; {expected}"
+    shown = text
+    if decimal_comma and text.count(",") == 1:
+        text = text.replace(",", ".")
     if text.startswith("-") and (_SECONDS.fullmatch(text[1:]) or _H_MM_SS.fullmatch(text[1:])):
-        return None, f"{label} {_show(text)} is negative; {expected}"
-    too_long = f"{label} {_show(text)} is longer than {MAX_CALL_SECONDS // 3600} hours; expected one call's length"
+        return None, f"{label} {_show(shown)} is negative; {expected}"
+    too_long = (
+        f"{label} {_show(shown)} is longer than {MAX_CALL_SECONDS // 3600} hours; expected one call's length"
+    )
     if found := _SECONDS.fullmatch(text):
         whole = found["whole"].lstrip("0")
         fraction = found["fraction"] or "0"
     elif found := _H_MM_SS.fullmatch(text):
         hours, minutes, seconds = found["hours"], found["minutes"], found["seconds"]
         if int(seconds) >= 60 or (hours is not None and (len(minutes) > 2 or int(minutes) >= 60)):
-            return None, f"{label} {_show(text)} has minutes or seconds of 60 or more; {expected}"
-        if len((hours or "").lstrip("0") + minutes.lstrip("0")) > 8:
+            return None, f"{label} {_show(shown)} has minutes or seconds of 60 or more; {expected}"
+        if len((hours or "").lstrip("0")) > 4 or len(minutes.lstrip("0")) > 6:
             return None, too_long
         whole = str(int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds))
         fraction = found["fraction"] or "0"
     else:
-        return None, f"{label} {_show(text)} is not seconds or h:mm:ss; {expected}"
+        return None, f"{label} {_show(shown)} is not seconds or h:mm:ss; {expected}"
     if len(whole) > 8:  # no int() of huge digit strings; a day has 5 digits of seconds
         return None, too_long
     total = int(Decimal(f"{whole or 0}.{fraction[:9]}").quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -391,7 +414,7 @@ def _show(value: str, limit: int = 60) -> str:
 
 def _utf8_size(text: str) -> int:
     if len(text) * 4 <= MAX_BYTES:
-        return len(text)  # surely under the limit; no need to encode
+        return len(text)  # not the size, but under the limit whatever it is: no need to encode
     return len(text.encode("utf-8", "surrogatepass"))
 
 
@@ -399,7 +422,10 @@ def _delimiter_for(header_line: str) -> str:
     """The delimiter that makes the header name the most known columns (then the most cells)."""
 
     def score(delimiter: str) -> tuple[int, int]:
-        cells = next(csv.reader([header_line.rstrip("\r\n")], delimiter=delimiter), [])
+        try:
+            cells = next(csv.reader([header_line.rstrip("\r\n")], delimiter=delimiter), [])
+        except csv.Error:  # e.g. a "header" longer than the csv module's field limit
+            return 0, 0
         return len({_BY_KEY[k][0] for k in map(_header_key, cells) if k in _BY_KEY}), len(cells)
 
     return max(DELIMITERS, key=score)  # max keeps the first of equals: comma
@@ -415,9 +441,9 @@ class _Row:
 
 
 def _read_rows(text: str) -> tuple[list[_Row], str, RowError | None]:
-    """Non-blank rows with the physical line each starts on, the delimiter, and a CSV error if reading stopped.
+    """Non-blank rows with the physical line each starts on, the delimiter, and why reading stopped early.
 
-    Reading stops one row past the limit: the caller refuses the file then.
+    Reading also stops one row past the limit: the caller refuses the file then.
     """
     source = io.StringIO(text, newline="")
     consumed = 0
@@ -448,7 +474,11 @@ def _read_rows(text: str) -> tuple[list[_Row], str, RowError | None]:
                 if len(rows) > MAX_ROWS + 1:  # the header and one row too many
                     break
     except csv.Error as error:
-        return rows, delimiter, RowError(consumed + previous + 1, "row", f"the file cannot be read as CSV here: {error}")
+        return (
+            rows,
+            delimiter,
+            RowError(consumed + previous + 1, "row", f"the file cannot be read as CSV here: {error}"),
+        )
     return rows, delimiter, None
 
 
@@ -474,7 +504,10 @@ def parse_call_records(text: str, *, default_zone: str) -> CallImport:
     rows, delimiter, unreadable = _read_rows(text.removeprefix("\ufeff"))
     if not rows:
         return CallImport(
-            errors=[unreadable or RowError(1, "file", "the file is empty; expected a header row and one row per call")]
+            errors=[
+                unreadable
+                or RowError(1, "file", "the file is empty; expected a header row and one row per call")
+            ]
         )
     if len(rows) > MAX_ROWS + 1:
         return CallImport(
@@ -516,7 +549,7 @@ class _RowReader:
     ) -> None:
         self.columns = columns
         self.width = width
-        self.delimiter = "tab" if delimiter == "\t" else f"'{delimiter}'"
+        self.delimiter = delimiter
         self.tz = tz
         self.zone_name = zone_name
         self.seen: dict[str, int] = {}
@@ -541,19 +574,21 @@ class _RowReader:
             fail(
                 "row",
                 f"the row has {len(row.cells)} values but the header has {self.width} columns; "
-                f"quote values that contain {self.delimiter}",
+                "quote values that contain " + ("tabs" if self.delimiter == "\t" else f"'{self.delimiter}'"),
             )
         call_id = self._call_id(cell(_Role.CALL_ID), label(_Role.CALL_ID), row.line, fail)
         start = self._start(cell, label, fail)
-        duration, problem = _duration(cell(_Role.DURATION), label(_Role.DURATION))
+        duration, problem = _duration(
+            cell(_Role.DURATION), label(_Role.DURATION), decimal_comma=self.delimiter == ";"
+        )
         if problem:
             fail("duration", problem)
         direction = _DIRECTIONS.get(cell(_Role.DIRECTION).casefold())
         if direction is None:
             fail(
                 "direction",
-                f"{label(_Role.DIRECTION)} {_show(cell(_Role.DIRECTION))} is not inbound, outbound or internal "
-                "(in, out, incoming and outgoing are accepted too)",
+                f"{label(_Role.DIRECTION)} {_show(cell(_Role.DIRECTION))} is not inbound, outbound or "
+                "internal (in, out, incoming and outgoing are accepted too)",
             )
         extension, problem = _number(cell(_Role.EXTENSION))
         if problem:
@@ -567,14 +602,19 @@ class _RowReader:
         assert start is not None and duration is not None and direction is not None
         if duration == 0:
             return None, []
-        record = CallRecord(call_id, start, duration, direction, extension, other_number, other_name, row.line)
+        record = CallRecord(
+            call_id, start, duration, direction, extension, other_number, other_name, row.line
+        )
         return record, []
 
     def _call_id(self, value: str, label: str, line: int, fail: Callable[[str, str], None]) -> str:
         if not value:
             fail("call_id", f"{label} is empty; expected the phone system's id for the call")
         elif len(value) > MAX_CALL_ID_LENGTH:
-            fail("call_id", f"{label} {_show(value)} is {len(value)} characters long; the limit is {MAX_CALL_ID_LENGTH}")
+            fail(
+                "call_id",
+                f"{label} {_show(value)} is {len(value)} characters long; the limit is {MAX_CALL_ID_LENGTH}",
+            )
         elif value in self.seen:
             fail("call_id", f"call id {_show(value)} already appears on line {self.seen[value]}")
         else:
@@ -594,7 +634,9 @@ class _RowReader:
             what = f"{label(_Role.DATE)} {_show(day)} and {label(_Role.TIME)} {_show(clock)}"
             day_part, clock_part = _DATE_CELL.fullmatch(day), _TIME_CELL.fullmatch(clock)
             if day_part is None or clock_part is None:
-                fail("start", f"{what} are not a date and a time of day; expected e.g. 2026-03-09 and 14:30:00")
+                fail(
+                    "start", f"{what} are not a date and a time of day; expected e.g. 2026-03-09 and 14:30:00"
+                )
                 return None
             text = f"{day_part[1]}T{clock_part[1]}"
         start, problem = _instant(text, what, self.tz, self.zone_name)
@@ -625,13 +667,13 @@ class _RowReader:
         chosen = ""
         for role in candidates:
             value = cell(role)
-            if _header_key(value) in _WITHHELD:
-                value = ""
-            normal, problem = _number(value)
+            withheld = _header_key(value) in _WITHHELD
+            normal, problem = _number("" if withheld else value)
             if problem:
                 fail("other_number", f"{label(role)} {_show(value)} {problem}")
             elif not normal and direction in (CallDirection.OUTBOUND, CallDirection.INTERNAL):
-                fail("other_number", f"{label(role)} is empty; expected the number the {direction.value} call went to")
+                shown = f"{label(role)} {_show(value)} is withheld" if withheld else f"{label(role)} is empty"
+                fail("other_number", f"{shown}; an {direction.value} call needs the other party's number")
             chosen = normal
         return chosen
 

@@ -93,6 +93,8 @@ class Capture:
             raise InvalidInput("a duration cannot be negative")
 
 
+_KIND_RANK = [EventKind.MANUAL, EventKind.READ, EventKind.CALL, EventKind.MEETING, EventKind.COMPOSE]
+
 DETAIL_FIELDS = ("subject", "sender", "conversation_id", "internet_message_id", "note")
 
 
@@ -222,9 +224,9 @@ def merge(
         value = getattr(capture, name)
         if value and (name not in details or (capture.at, value) > details[name]):
             details[name] = (capture.at, value)
-    # A compose that was sent and a read are different things; the kind of the first capture stays,
-    # except that any capture of a compose promotes the event to a compose.
-    kind = EventKind.COMPOSE if EventKind.COMPOSE in (event.kind, capture.kind) else event.kind
+    # Keys carry their kind, so kinds rarely meet; when they do (a draft that was also opened to read),
+    # the higher rank wins whatever the order.
+    kind = max(event.kind, capture.kind, key=_KIND_RANK.index)
     return replace(
         event,
         kind=kind,
