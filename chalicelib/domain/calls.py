@@ -381,7 +381,9 @@ def _duration(text: str, label: str, *, decimal_comma: bool) -> tuple[int | None
             return None, f"{label} {_show(shown)} has minutes or seconds of 60 or more; {expected}"
         if len((hours or "").lstrip("0")) > 4 or len(minutes.lstrip("0")) > 6:
             return None, too_long
-        whole = str(int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds))
+        whole = str(
+            int((hours or "").lstrip("0") or 0) * 3600 + int(minutes.lstrip("0") or 0) * 60 + int(seconds)
+        )
         fraction = found["fraction"] or "0"
     else:
         return None, f"{label} {_show(shown)} is not seconds or h:mm:ss; {expected}"

@@ -7,6 +7,7 @@ Items are round-tripped through DynamoDB's type serializer on write, so what a r
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,13 +52,45 @@ def holds(condition: Condition | None, current: Item | None) -> bool:
     raise TypeError(f"unknown condition {condition!r}")
 
 
+_Order = tuple[Any, str, str]  # (sort key of the index, PK, SK)
+
+
 class MemoryTable:
-    """A dict of items keyed by (PK, SK), guarded by one lock so transactions are atomic."""
+    """A dict of items keyed by (PK, SK), guarded by one lock so transactions are atomic.
+
+    Like DynamoDB, every partition (of the table and of each index) keeps its items in sort-key order,
+    so a query costs the items it returns, not the size of the table.
+    """
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], Item] = {}
+        self._partitions: dict[tuple[str | None, Any], list[_Order]] = {}
         self._lock = threading.RLock()
         self.stats = TableStats()
+
+    def _orders(self, item: Item) -> list[tuple[tuple[str | None, Any], _Order]]:
+        found: list[tuple[tuple[str | None, Any], _Order]] = [
+            ((None, item["PK"]), (item["SK"], item["PK"], item["SK"]))
+        ]
+        for name, spec in INDEXES.items():
+            if spec.pk in item and spec.sk in item:
+                found.append(((name, item[spec.pk]), (item[spec.sk], item["PK"], item["SK"])))
+        return found
+
+    def _store(self, item: Item) -> None:
+        key = (item["PK"], item["SK"])
+        self._drop(key)
+        self._items[key] = item
+        for partition, order in self._orders(item):
+            insort(self._partitions.setdefault(partition, []), order)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        old = self._items.pop(key, None)
+        if old is None:
+            return
+        for partition, order in self._orders(old):
+            orders = self._partitions[partition]
+            del orders[bisect_left(orders, order)]
 
     def get(self, pk: str, sk: str) -> Item | None:
         self.stats.gets += 1
@@ -71,14 +104,14 @@ class MemoryTable:
             key = (item["PK"], item["SK"])
             if not holds(condition, self._items.get(key)):
                 raise ConditionFailed(f"condition failed for {key}")
-            self._items[key] = from_dynamo(to_dynamo(item))
+            self._store(from_dynamo(to_dynamo(item)))
 
     def delete(self, pk: str, sk: str, condition: Condition | None = None) -> None:
         self.stats.writes += 1
         with self._lock:
             if not holds(condition, self._items.get((pk, sk))):
                 raise ConditionFailed(f"condition failed for {(pk, sk)}")
-            self._items.pop((pk, sk), None)
+            self._drop((pk, sk))
 
     def transact(self, operations: Iterable[Operation]) -> None:
         ops = list(operations)
@@ -97,9 +130,9 @@ class MemoryTable:
                 raise TransactionCancelled(failed)
             for op in ops:
                 if isinstance(op, Put):
-                    self._items[self._key_of(op)] = from_dynamo(to_dynamo(op.item))
+                    self._store(from_dynamo(to_dynamo(op.item)))
                 elif isinstance(op, Delete):
-                    self._items.pop((op.pk, op.sk), None)
+                    self._drop((op.pk, op.sk))
 
     @staticmethod
     def _key_of(op: Operation) -> tuple[str, str]:
@@ -124,21 +157,24 @@ class MemoryTable:
         self.stats.by_partition[pk] = self.stats.by_partition.get(pk, 0) + 1
         pk_name, sk_name = (INDEXES[index].pk, INDEXES[index].sk) if index else ("PK", "SK")
         with self._lock:
-            matches = [
-                item
-                for item in self._items.values()
-                if item.get(pk_name) == pk and sk_name in item and _in_range(item[sk_name], key_range)
-            ]
-        # Index queries order by the index sort key, then the table key, like DynamoDB.
-        matches.sort(key=lambda item: (item[sk_name], item["PK"], item["SK"]), reverse=not forward)
-        if start_after is not None:
-            marker = (start_after[sk_name], start_after["PK"], start_after["SK"])
-            matches = [
-                item
-                for item in matches
-                if ((item[sk_name], item["PK"], item["SK"]) > marker) == forward
-                and (item[sk_name], item["PK"], item["SK"]) != marker
-            ]
+            orders = self._partitions.get((index, pk), [])
+            low, high = 0, len(orders)
+            if key_range is not None and key_range.between is not None:
+                low = bisect_left(orders, (key_range.between[0],))
+                high = bisect_right(orders, (key_range.between[1], "\uffff", "\uffff"))
+            elif key_range is not None and key_range.prefix is not None:
+                low = bisect_left(orders, (key_range.prefix,))
+                high = bisect_left(orders, (key_range.prefix + "\uffff",))
+            if start_after is not None:
+                marker = (start_after[sk_name], start_after["PK"], start_after["SK"])
+                if forward:
+                    low = max(low, bisect_right(orders, marker))
+                else:
+                    high = min(high, bisect_left(orders, marker))
+            window = orders[low:high] if forward else orders[low:high][::-1]
+            if limit:
+                window = window[: limit + 1]
+            matches = [self._items[(item_pk, item_sk)] for _, item_pk, item_sk in window]
         page = matches[:limit] if limit else matches
         last_key: dict[str, Any] | None = None
         if limit and len(matches) > limit:
@@ -152,14 +188,3 @@ class MemoryTable:
         """Every item (tests use it to prove that a refused request changed nothing)."""
         with self._lock:
             return [from_dynamo(to_dynamo(item)) for item in self._items.values()]
-
-
-def _in_range(sort_key: Any, key_range: KeyRange | None) -> bool:
-    if key_range is None:
-        return True
-    if key_range.prefix is not None:
-        return isinstance(sort_key, str) and sort_key.startswith(key_range.prefix)
-    if key_range.between is not None:
-        low, high = key_range.between
-        return bool(low <= sort_key <= high)
-    return True
