@@ -22,6 +22,7 @@ from chalicelib.ports import Clock, TokenVerifier, WorkflowStarter
 from chalicelib.services.api_tokens import ApiTokenService
 from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
+from chalicelib.services.calls import CallImportService
 from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.roster import RosterService
 from chalicelib.services.timeline import TimelineService
@@ -41,6 +42,7 @@ class Container:
     audit: AuditService
     housekeeping: HousekeepingService
     timeline: TimelineService
+    calls: CallImportService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -87,6 +89,13 @@ def build_container(
     users = TableUserRepository(table, clock)
     tokens = TableApiTokenRepository(table, clock)
     token_service = ApiTokenService(tokens, clock)
+    timeline = TimelineService(
+        timeline=TableTimelineRepository(table, clock),
+        policies=TablePolicyRepository(table, clock),
+        firms=firms,
+        users=users,
+        clock=clock,
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -96,13 +105,8 @@ def build_container(
         api_tokens=token_service,
         audit=AuditService(TableAuditLog(table)),
         housekeeping=HousekeepingService(firms, token_service, workflows),
-        timeline=TimelineService(
-            timeline=TableTimelineRepository(table, clock),
-            policies=TablePolicyRepository(table, clock),
-            firms=firms,
-            users=users,
-            clock=clock,
-        ),
+        timeline=timeline,
+        calls=CallImportService(timeline=timeline, firms=firms, users=users),
     )
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.timeline_schemas import (
     BulkEntries,
     BulkOut,
     BulkOutcomeOut,
+    CallImportIn,
+    CallImportOut,
     CaptureBatch,
     CaptureIn,
     EntryList,
@@ -21,6 +23,7 @@ from chalicelib.api.timeline_schemas import (
     MarkPersonal,
     PolicyIn,
     PolicyOut,
+    RowErrorOut,
     RuleIn,
     RulesIn,
     RulesOut,
@@ -310,3 +313,25 @@ def put_my_rules(call: Call) -> RulesOut:
         call.principal, tuple(r.to_rule() for r in body.rules), body.version
     )
     return RulesOut(version=version, rules=body.rules)
+
+
+@api.route(
+    "/calls/import",
+    "POST",
+    summary="Import call-detail records (preview, then commit)",
+    body=CallImportIn,
+    response=CallImportOut,
+)
+def import_calls(call: Call) -> CallImportOut | Response:
+    body: CallImportIn = call.body
+    report = services().calls.import_csv(call.principal, body.csv, commit=body.commit)
+    out = CallImportOut(
+        calls=report.calls,
+        skipped_missed=report.skipped_missed,
+        committed=report.committed,
+        new_calls=report.new_calls,
+        calls_by_user=report.calls_by_user,
+        errors=[RowErrorOut(line=e.line, field=e.field, message=e.message) for e in report.errors],
+    )
+    # A commit refused for bad rows is a 422 carrying the whole row report, so scripts notice.
+    return Response(out.model_dump(mode="json"), status_code=422 if body.commit and report.errors else 200)

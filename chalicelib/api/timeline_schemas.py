@@ -357,3 +357,25 @@ class PolicyIn(Input):
 
 class PolicyOut(PolicyIn):
     pass
+
+
+class CallImportIn(Input):
+    """A phone system's CSV export. Preview (``commit`` false) changes nothing."""
+
+    csv: str = Field(min_length=1, max_length=5_000_000)
+    commit: bool = False
+
+
+class RowErrorOut(BaseModel):
+    line: int
+    field: str
+    message: str
+
+
+class CallImportOut(BaseModel):
+    calls: int
+    skipped_missed: int
+    committed: bool
+    new_calls: int
+    calls_by_user: dict[str, int]
+    errors: list[RowErrorOut]

@@ -47,6 +47,10 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "version": 0,
         "rules": [{"scope": "domain", "value": "x.com", "category": "personal"}],
     },
+    "CallImportIn": lambda v: {
+        "csv": "call_id,start,duration,direction,extension,number\nx,2026-03-09 09:00,60,in,204,+1212\n",
+        "commit": True,
+    },
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
