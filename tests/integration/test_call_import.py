@@ -9,16 +9,18 @@ from chalicelib.domain.identity import Role
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
 
 
-def give_extension(api, firm_a, extension: str) -> None:
+def give_extensions(api, firm_a) -> None:
+    """The attorney answers 204, the billing manager 205 (the numbers in clean.csv)."""
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
-    attorney = firm_a.people[Role.ATTORNEY]
-    reply = api.call(
-        "PATCH",
-        f"/users/{attorney.user_id}",
-        token=admin,
-        body={"version": attorney.version, "phone_extensions": [extension]},
-    )
-    assert reply.status == 200
+    for role, extension in ((Role.ATTORNEY, "204"), (Role.BILLING_MANAGER, "205")):
+        person = firm_a.people[role]
+        reply = api.call(
+            "PATCH",
+            f"/users/{person.user_id}",
+            token=admin,
+            body={"version": person.version, "phone_extensions": [extension]},
+        )
+        assert reply.status == 200
 
 
 def calls_in_timeline(api, firm_a) -> list[dict]:
