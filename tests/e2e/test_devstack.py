@@ -89,3 +89,20 @@ def test_data_survives_a_restart(devstack) -> None:
     assert status == 200 and me["firm"]["firm_id"] == firm_before
     emails = [user["email"] for user in get(f"{devstack.api}/users?limit=200", admin)[1]["items"]]
     assert "new.hire@halemercer.example" in emails and len(emails) == 7
+
+
+def test_calls_imported_from_the_command_line_show_in_the_printed_day(devstack, tmp_path) -> None:
+    export = tmp_path / "calls.csv"
+    export.write_text(
+        "call_id,start,duration,direction,extension,number,name\n"
+        "e2e-1,2026-03-09T14:00:00Z,600,inbound,202,+1 212 555 0100,Acme Holdings\n"
+        "e2e-2,2026-03-09T15:00:00Z,95,outbound,202,+1 212 555 0101,\n"
+    )
+    preview = devstack.cli("calls", "import", str(export))
+    assert "2 calls" in preview and "nothing imported" in preview
+    committed = devstack.cli("calls", "import", str(export), "--commit")
+    assert "imported 2 new calls" in committed
+    again = devstack.cli("calls", "import", str(export), "--commit")
+    assert "imported 0 new calls" in again
+    printed = devstack.cli("day", "alex.attorney@halemercer.example", "--date", "2026-03-09")
+    assert "Telephone call with +12125550100" in printed and " 0.20 h" in printed
