@@ -41,6 +41,9 @@ from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.timeutil import local_day
 from chalicelib.services.timeline import IngestResult, TimelineView, Totals
 
+# A garbage file can have hundreds of thousands of problems; the first thousand say what is wrong.
+MAX_ROW_ERRORS = 1000
+
 timeline = Blueprint(__name__)
 api = Api(timeline, "timeline")
 
@@ -331,7 +334,10 @@ def import_calls(call: Call) -> CallImportOut | Response:
         committed=report.committed,
         new_calls=report.new_calls,
         calls_by_user=report.calls_by_user,
-        errors=[RowErrorOut(line=e.line, field=e.field, message=e.message) for e in report.errors],
+        errors=[
+            RowErrorOut(line=e.line, field=e.field, message=e.message) for e in report.errors[:MAX_ROW_ERRORS]
+        ],
+        error_count=len(report.errors),
     )
     # A commit refused for bad rows is a 422 carrying the whole row report, so scripts notice.
     return Response(out.model_dump(mode="json"), status_code=422 if body.commit and report.errors else 200)

@@ -378,4 +378,5 @@ class CallImportOut(BaseModel):
     committed: bool
     new_calls: int
     calls_by_user: dict[str, int]
+    error_count: int
     errors: list[RowErrorOut]

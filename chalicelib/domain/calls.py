@@ -141,32 +141,37 @@ def _number(raw: str) -> tuple[str, str | None]:
             "is a spreadsheet number in scientific notation; export the column as text to keep every digit",
         )
     compact = _SEPARATORS.sub("", value)
-    international = value.startswith("+") or compact.startswith("00")
-    if international:
+    if value.startswith("+") or compact.startswith("00"):
         # "+44 (0)20 7946 0000": the bracketed trunk zero is dialled only from inside the country.
-        compact = _SEPARATORS.sub("", _TRUNK_ZERO.sub("", value, count=1))
-        digits = compact[1:] if value.startswith("+") else compact[2:]
-    else:
-        digits = compact
-    if not digits or not (digits.isascii() and digits.isdigit()):
-        return "", f"is not a phone number; {_NUMBER_EXPECTED}"
-    if not international:
-        if len(digits) > _MAX_LOCAL_DIGITS:
-            return "", f"has more than {_MAX_LOCAL_DIGITS} digits; {_NUMBER_EXPECTED}"
-        return digits, None
-    if value.startswith("+"):
-        if digits[0] == "0":
+        without_trunk = _SEPARATORS.sub("", _TRUNK_ZERO.sub("", value, count=1))
+        plus = value.startswith("+")
+        digits = without_trunk[1:] if plus else without_trunk[2:]
+        looks_international = (
+            _digits(digits) and len(digits) >= _MIN_INTERNATIONAL_DIGITS and digits[0] != "0"
+        )
+        if plus and not _digits(digits):
+            return "", f"is not a phone number; {_NUMBER_EXPECTED}"
+        if plus and digits[0] == "0":
             return "", "has no country code after + (no country code starts with 0)"
-        if len(digits) < _MIN_INTERNATIONAL_DIGITS:
+        if plus and len(digits) < _MIN_INTERNATIONAL_DIGITS:
             return (
                 "",
                 f"is too short for an international number (fewer than {_MIN_INTERNATIONAL_DIGITS} digits)",
             )
-    elif digits[0] == "0" or len(digits) < _MIN_INTERNATIONAL_DIGITS:
-        return compact, None  # "000", "0012": a short or internal number that happens to start with 00
-    if len(digits) > _MAX_INTERNATIONAL_DIGITS:
-        return "", f"has more than {_MAX_INTERNATIONAL_DIGITS} digits after the country prefix"
-    return "+" + digits, None
+        if looks_international and len(digits) > _MAX_INTERNATIONAL_DIGITS:
+            return "", f"has more than {_MAX_INTERNATIONAL_DIGITS} digits after the country prefix"
+        if looks_international:
+            return "+" + digits, None
+        # "000", "0012": a short or internal number that happens to start with 00, read as digits below.
+    if not _digits(compact):
+        return "", f"is not a phone number; {_NUMBER_EXPECTED}"
+    if len(compact) > _MAX_LOCAL_DIGITS:
+        return "", f"has more than {_MAX_LOCAL_DIGITS} digits; {_NUMBER_EXPECTED}"
+    return compact, None
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "".isdigit() is False
 
 
 def normalize_number(raw: str) -> str:
