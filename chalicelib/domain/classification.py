@@ -3,7 +3,7 @@
 Order of precedence (first match wins), so a person's own choice always beats a firm default:
 
     1. the user marked this event personal          → personal
-    2. the user's rule for the sender               → personal (or what the rule says)
+    2. the user's rule for the sender, then domain  → personal (or what the rule says)
     3. the firm's rule for the sender, then domain  → what the rule says
     4. newsletter (List-Unsubscribe)                → filtered
     5. automatic mail (Auto-Submitted, no-reply)    → filtered
@@ -68,9 +68,10 @@ def classify(
         return Classification(Category.PERSONAL, "you marked it personal")
     sender = event.sender.lower()
     if sender:
-        for rule in user_rules:
-            if rule.matches(sender):
-                return Classification(rule.category, f"your rule for {rule.value}")
+        for scope in (RuleScope.SENDER, RuleScope.DOMAIN):
+            for rule in user_rules:
+                if rule.scope is scope and rule.matches(sender):
+                    return Classification(rule.category, f"your rule for {rule.value}")
         for scope in (RuleScope.SENDER, RuleScope.DOMAIN):
             for rule in firm_rules:
                 if rule.scope is scope and rule.matches(sender):

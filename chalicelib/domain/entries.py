@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from chalicelib.domain.capture import ActivityEvent, Category, EventKind
@@ -76,9 +76,12 @@ class Rounding:
 
 def round_up(seconds: float, increment_seconds: int) -> int:
     """Always up to the next increment; exact multiples stay; zero stays zero."""
+    # Whole milliseconds (the precision of every time here), so float noise never rounds a boundary up.
+    milliseconds = max(round(seconds * 1000), 0)
     if increment_seconds <= 0:
-        return math.ceil(seconds)
-    return math.ceil(max(seconds, 0) / increment_seconds - 1e-9) * increment_seconds
+        return math.ceil(milliseconds / 1000)
+    step = increment_seconds * 1000
+    return -(-milliseconds // step) * increment_seconds
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Entry:
     activity_code: str | None = None
     task_code: str | None = None
     narrative_edited: bool = False
+    category_edited: bool = False
     prep_seconds: int = 0
     post_seconds: int = 0
     billed_seconds: int = 0
@@ -138,11 +142,16 @@ def day_of_entry_id(entry_id: str) -> date | None:
 
 def group_key(event: ActivityEvent, policy: GroupingPolicy, day: date) -> str:
     """Which entry an event belongs to."""
+    # Ids from outside are hashed so no id can look like a later generation ("...#2") of another group.
     if policy is GroupingPolicy.PER_THREAD_DAY and event.conversation_id:
-        return f"{day.isoformat()}|thread|{event.conversation_id}"
+        return f"{day.isoformat()}|thread|{_digest(event.conversation_id)}"
     if policy is GroupingPolicy.PER_MATTER_DAY and event.matter_id:
-        return f"{day.isoformat()}|matter|{event.matter_id}"
+        return f"{day.isoformat()}|matter|{_digest(event.matter_id)}"
     return f"{day.isoformat()}|event|{event.event_id}"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
 def billable_events(events: Iterable[ActivityEvent], categories: dict[str, Category]) -> list[ActivityEvent]:
@@ -150,7 +159,9 @@ def billable_events(events: Iterable[ActivityEvent], categories: dict[str, Categ
     return [
         event
         for event in events
-        if not event.deleted and categories[event.event_id] in (Category.BUSINESS, Category.MEMO)
+        if not event.deleted
+        and not event.personal
+        and categories[event.event_id] in (Category.BUSINESS, Category.MEMO)
     ]
 
 
@@ -249,6 +260,7 @@ def plan_day(
                 raw_seconds=draft.raw_seconds,
                 start=draft.start,
                 narrative=current.narrative if current.narrative_edited else draft.narrative,
+                category=current.category if current.category_edited else draft.category,
             )
         draft = _billed(
             replace(draft, status=_status_for(draft.matter_id, draft.status)), rounding_for(draft.matter_id)
@@ -307,6 +319,7 @@ def apply_changes(entry: Entry, changes: EntryChanges, rounding: Rounding) -> En
         post_seconds=changes.post_seconds if changes.post_seconds is not None else entry.post_seconds,
         billable=changes.billable if changes.billable is not None else entry.billable,
         category=changes.category or entry.category,
+        category_edited=entry.category_edited or changes.category is not None,
     )
     return _billed(replace(updated, status=_status_for(updated.matter_id, updated.status)), rounding)
 
@@ -346,10 +359,15 @@ def split(
             field_errors=[FieldError("matters", "need 2+ distinct")],
         )
     share = Decimal(1) if mode is SplitMode.FULL else Decimal(1) / len(matters)
+    raw_ms = round(entry.raw_seconds * 1000)
+    # Equal shares in whole milliseconds; the first parts take the leftover milliseconds, so the parts
+    # add up to the entry exactly.
+    base, leftover = divmod(raw_ms, len(matters))
     parts = []
     for index, matter in enumerate(matters, start=1):
         key = f"{entry.group_key}/split{index}"
-        raw = (Decimal(str(entry.raw_seconds)) * share).quantize(Decimal("0.001"), rounding=ROUND_FLOOR)
+        part_ms = raw_ms if mode is SplitMode.FULL else base + (1 if index <= leftover else 0)
+        raw = Decimal(part_ms) / 1000
         part = replace(
             entry,
             entry_id=entry_id_for(entry.user_id, key, entry.day),
