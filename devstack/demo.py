@@ -102,4 +102,68 @@ def ensure_demo_firm(container: Container) -> bool:
             ),
             SYSTEM_ACTOR,
         )
+    seed_demo_day(container, firm.firm_id)
     return True
+
+
+def seed_demo_day(container: Container, firm_id: str) -> None:
+    """A believable morning for Alex Attorney, so a first look at the timeline is not empty.
+
+    (The simulated Microsoft 365 tenant's scenario engine will produce whole days of mail and meetings.)
+    """
+    from datetime import datetime, time, timedelta
+
+    from chalicelib.domain.capture import Capture, EventKind, Source, compose_key, manual_key, read_key
+    from chalicelib.domain.timeutil import local_day, zone
+
+    alex = next(p for p in DEMO_PEOPLE if p.email == "alex.attorney")
+    today = local_day(container.clock.now(), alex.time_zone)
+    nine = datetime.combine(today, time(9, 0), tzinfo=zone(alex.time_zone))
+    client = "dana.reyes@northwind-logistics.example"
+    captures: list[Capture] = []
+    for minute, (message, subject, seconds) in enumerate(
+        [
+            ("<nw-1@northwind-logistics.example>", "Northwind v. Contoso: draft complaint comments", 420),
+            ("<nw-2@northwind-logistics.example>", "Northwind v. Contoso: deposition dates", 150),
+        ]
+    ):
+        start = nine + timedelta(minutes=20 * minute)
+        captures += [
+            Capture(
+                kind=EventKind.READ,
+                source=Source.ADDIN,
+                key=read_key(message),
+                at=start + timedelta(seconds=s),
+                subject=subject,
+                sender=client,
+                participants=(client, email_of(alex)),
+                conversation_id="nw-thread-1",
+                internet_message_id=message,
+            )
+            for s in range(0, seconds + 1, 30)
+        ]
+    reply_start = nine + timedelta(minutes=50)
+    captures += [
+        Capture(
+            kind=EventKind.COMPOSE,
+            source=Source.ADDIN,
+            key=compose_key("demo-draft-1"),
+            at=reply_start,
+            duration_seconds=11 * 60,
+            subject="RE: Northwind v. Contoso: deposition dates",
+            participants=(client,),
+            sender=email_of(alex),
+            conversation_id="nw-thread-1",
+            sent=True,
+        ),
+        Capture(
+            kind=EventKind.MANUAL,
+            source=Source.MANUAL,
+            key=manual_key("demo-manual-1"),
+            at=nine + timedelta(hours=2),
+            duration_seconds=45 * 60,
+            note="Reviewed Contoso's document production (box 3)",
+            subject="Document review",
+        ),
+    ]
+    container.timeline.ingest(firm_id, f"demo-{alex.email.replace('.', '-')}", captures, actor=SYSTEM_ACTOR)

@@ -106,3 +106,9 @@ def test_calls_imported_from_the_command_line_show_in_the_printed_day(devstack, 
     assert "imported 0 new calls" in again
     printed = devstack.cli("day", "alex.attorney@halemercer.example", "--date", "2026-03-09")
     assert "Telephone call with +12125550100" in printed and " 0.20 h" in printed
+
+
+def test_the_demo_attorney_starts_with_a_believable_day(devstack) -> None:
+    printed = devstack.cli("day", "alex.attorney@halemercer.example")
+    assert "Reviewed Contoso's document production (box 3)" in printed
+    assert "Email to dana.reyes@northwind-logistics.example re: RE: Northwind" in printed
