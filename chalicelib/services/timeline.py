@@ -254,16 +254,19 @@ class TimelineService:
 
     def _regroup_by_matter(self, principal: Principal, entry: Entry, matter_id: str) -> Entry:
         # Per matter per day, the matter lives on the events: move them, and the day regroups.
+        firm_id, user_id = principal.firm_id, principal.subject_id
+        moved: dict[str, ActivityEvent] = {}
         for event_id in entry.event_ids:
-            event = self._timeline.get_event(principal.firm_id, principal.subject_id, event_id)
+            event = self._timeline.get_event(firm_id, user_id, event_id)
             if event is not None and event.matter_id != matter_id:
-                self._timeline.change_event(replace(event, matter_id=matter_id), principal.actor, "assign")
-        rebuilt = self.rebuild_day(principal.firm_id, principal.subject_id, entry.day, actor=principal.actor)
-        moved = set(entry.event_ids)
-        candidates = (
-            self._timeline.entries_of_day(principal.firm_id, principal.subject_id, entry.day) or rebuilt
-        )
-        return next(e for e in candidates if moved & set(e.event_ids) and e.matter_id == matter_id)
+                moved[event_id] = self._timeline.change_event(
+                    replace(event, matter_id=matter_id), principal.actor, "assign"
+                )
+        self.rebuild_day(firm_id, user_id, entry.day, fresh=moved, actor=principal.actor)
+        for candidate in self._timeline.entries_of_day(firm_id, user_id, entry.day):
+            if set(entry.event_ids) & set(candidate.event_ids) and candidate.matter_id == matter_id:
+                return candidate
+        raise Conflict("the day changed while the matter was being assigned; reload it and try again")
 
     def set_status(self, principal: Principal, entry_id: str, version: int, action: str) -> Entry:
         """Release an entry to billing, or reopen a released one."""

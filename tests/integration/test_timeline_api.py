@@ -291,3 +291,28 @@ def test_concurrent_heartbeats_for_one_item_lose_no_update(api, firm_a) -> None:
         thread.join()
     (event,) = day(api, token)["events"]
     assert event["seconds"] == 50.0
+
+
+def test_per_matter_grouping_moves_an_assigned_item_into_that_matters_entry_for_the_day(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    policy = api.call("GET", "/capture/policy", token=admin).body
+    policy.update(grouping="per_matter_day")
+    assert api.call("PUT", "/capture/policy", token=admin, body=policy).status == 200
+    token = api.token_for(firm_a, Role.ATTORNEY)
+    for n, message in enumerate(["<a@client.com>", "<b@client.com>"]):
+        beats = [
+            heartbeat(2 * n, f"2026-03-09T1{5 + n}:00:00Z", message=message),
+            heartbeat(2 * n + 1, f"2026-03-09T1{5 + n}:01:00Z", message=message),
+        ]
+        api.call("POST", "/capture/batch", token=token, body={"items": beats})
+    first, second = day(api, token)["entries"]
+    for entry in (first, second):
+        reply = api.call(
+            "PATCH",
+            f"/entries/{entry['entry_id']}",
+            token=token,
+            body={"version": entry["version"], "matter_id": "m-7"},
+        )
+        assert reply.status == 200 and reply.body["matter_id"] == "m-7"
+    (merged,) = day(api, token)["entries"]
+    assert merged["matter_id"] == "m-7" and merged["raw_seconds"] == 120 and merged["status"] == "assigned"
