@@ -6,7 +6,6 @@ from chalice import Blueprint
 
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.schemas import InviteUser, MeOut, PageQuery, UpdateUser, UserOut, UserPage
-from chalicelib.services.roster import UserChanges
 
 people = Blueprint(__name__)
 api = Api(people, "people")
@@ -54,6 +53,8 @@ def get_user(call: Call, user_id: str) -> UserOut:
     response=UserOut,
 )
 def update_user(call: Call, user_id: str) -> UserOut:
+    from chalicelib.services.roster import UserChanges
+
     body: UpdateUser = call.body
     changes = UserChanges(
         display_name=body.display_name,

@@ -13,13 +13,20 @@ from chalicelib.domain.identity import Permission, Principal, Role
 from chalicelib.domain.roster import Firm, User, UserStatus
 
 
-class Input(BaseModel):
+class ApiModel(BaseModel):
+    """Base of every API model. Validators are built on first use, not at import: importing the API is
+    a Lambda cold start, and most invocations touch two or three models."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Input(ApiModel):
     """Base of request bodies: unknown fields are an error, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     status: str = "ok"
 
 
@@ -28,7 +35,7 @@ class PageQuery(Input):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class UserOut(BaseModel):
+class UserOut(ApiModel):
     user_id: str
     email: str
     display_name: str
@@ -54,12 +61,12 @@ class UserOut(BaseModel):
         )
 
 
-class UserPage(BaseModel):
+class UserPage(ApiModel):
     items: list[UserOut]
     next_cursor: str | None
 
 
-class FirmOut(BaseModel):
+class FirmOut(ApiModel):
     firm_id: str
     name: str
     time_zone: str
@@ -69,7 +76,7 @@ class FirmOut(BaseModel):
         return cls(firm_id=firm.firm_id, name=firm.name, time_zone=firm.time_zone)
 
 
-class MeOut(BaseModel):
+class MeOut(ApiModel):
     """The signed-in person, their firm, and what they may do."""
 
     user: UserOut
@@ -111,7 +118,7 @@ class CreateApiToken(Input):
     expires_at: AwareDatetime | None = None
 
 
-class ApiTokenOut(BaseModel):
+class ApiTokenOut(ApiModel):
     token_id: str
     name: str
     scopes: list[Permission]
@@ -137,14 +144,14 @@ class ApiTokenOut(BaseModel):
         )
 
 
-class IssuedApiToken(BaseModel):
+class IssuedApiToken(ApiModel):
     """The secret appears here once; store it now, it cannot be shown again."""
 
     token: ApiTokenOut
     secret: str
 
 
-class AuditOut(BaseModel):
+class AuditOut(ApiModel):
     record_id: str
     entity_type: str
     entity_id: str
@@ -168,6 +175,6 @@ class AuditOut(BaseModel):
         )
 
 
-class AuditPage(BaseModel):
+class AuditPage(ApiModel):
     items: list[AuditOut]
     next_cursor: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint, Response
 
@@ -39,10 +40,12 @@ from chalicelib.domain.capture import CaptureSettings
 from chalicelib.domain.entries import Entry
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.timeutil import local_day
-from chalicelib.services.timeline import IngestResult, TimelineView, Totals
 
 # A garbage file can have hundreds of thousands of problems; the first thousand say what is wrong.
 MAX_ROW_ERRORS = 1000
+
+if TYPE_CHECKING:
+    from chalicelib.services.timeline import IngestResult, TimelineView, Totals
 
 timeline = Blueprint(__name__)
 api = Api(timeline, "timeline")

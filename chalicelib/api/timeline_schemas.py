@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from chalicelib.api.schemas import Input
+from chalicelib.api.schemas import ApiModel, Input
 from chalicelib.domain.capture import (
     ActivityEvent,
     Capture,
@@ -100,7 +100,7 @@ class CaptureBatch(Input):
     items: list[CaptureIn] = Field(min_length=1, max_length=500)
 
 
-class IngestOut(BaseModel):
+class IngestOut(ApiModel):
     captures: int
     events_changed: int
     days_rebuilt: list[date]
@@ -144,7 +144,7 @@ class TotalsQuery(Input):
     end: date
 
 
-class EventOut(BaseModel):
+class EventOut(ApiModel):
     event_id: str
     kind: EventKind
     start: datetime
@@ -178,7 +178,7 @@ class EventOut(BaseModel):
         )
 
 
-class EntryOut(BaseModel):
+class EntryOut(ApiModel):
     entry_id: str
     day: date
     start: datetime | None
@@ -224,7 +224,7 @@ class EntryOut(BaseModel):
         )
 
 
-class TotalsOut(BaseModel):
+class TotalsOut(ApiModel):
     captured_seconds: float
     unassigned_seconds: int
     assigned_seconds: int
@@ -234,14 +234,14 @@ class TotalsOut(BaseModel):
     personal_seconds: float | None = None
 
 
-class GroupOut(BaseModel):
+class GroupOut(ApiModel):
     key: str
     billed_seconds: int
     raw_seconds: float
     entry_ids: list[str]
 
 
-class TimelineOut(BaseModel):
+class TimelineOut(ApiModel):
     user_id: str
     time_zone: str
     start: date
@@ -305,18 +305,18 @@ class BulkEntries(Input):
         return self
 
 
-class BulkOutcomeOut(BaseModel):
+class BulkOutcomeOut(ApiModel):
     entry_id: str
     ok: bool
     entry: EntryOut | None = None
     error: str | None = None
 
 
-class EntryList(BaseModel):
+class EntryList(ApiModel):
     entries: list[EntryOut]
 
 
-class BulkOut(BaseModel):
+class BulkOut(ApiModel):
     results: list[BulkOutcomeOut]
 
 
@@ -338,7 +338,7 @@ class RulesIn(Input):
     rules: list[RuleIn] = Field(max_length=500)
 
 
-class RulesOut(BaseModel):
+class RulesOut(ApiModel):
     version: int
     rules: list[RuleIn]
 
@@ -366,13 +366,13 @@ class CallImportIn(Input):
     commit: bool = False
 
 
-class RowErrorOut(BaseModel):
+class RowErrorOut(ApiModel):
     line: int
     field: str
     message: str
 
 
-class CallImportOut(BaseModel):
+class CallImportOut(ApiModel):
     calls: int
     skipped_missed: int
     committed: bool
