@@ -147,7 +147,11 @@ def test_a_stale_version_cannot_overwrite_a_newer_one(table, clock: ManualClock)
     assert users.get("f1", "u1").display_name == "Ada King"
 
 
-def test_concurrent_updates_of_one_user_let_exactly_one_writer_win(table, clock: ManualClock) -> None:
+def test_concurrent_updates_of_one_user_let_exactly_one_writer_win(memory_table, clock: ManualClock) -> None:
+    """Real threads against the in-memory twin only: moto's DynamoDB backend takes no lock, so racing
+    threads can interleave inside one of its transactions (DynamoDB itself serialises them). The same
+    condition is proven against moto, sequentially, by the stale-version test above."""
+    table = memory_table
     users = TableUserRepository(table, clock)
     stored = users.add(a_user(), "system")
     outcomes: list[str] = []
