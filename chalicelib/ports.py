@@ -12,6 +12,7 @@ from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
 from chalicelib.domain.entries import Entry
+from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.roster import Firm, User
 
@@ -149,3 +150,59 @@ class PolicyRepository(Protocol):
     def save_user_rules(
         self, firm_id: str, user_id: str, rules: tuple[ClassificationRule, ...], version: int, actor: str
     ) -> int: ...
+
+
+EntityT = TypeVar("EntityT")
+
+
+class EntityStore(Protocol[EntityT]):
+    """Versioned, guarded, audited storage of one kind of entity."""
+
+    def add(self, entity: EntityT, actor: str) -> EntityT: ...
+
+    def update(self, entity: EntityT, actor: str, action: str = "update") -> EntityT: ...
+
+
+class MatterRepository(Protocol):
+    """Clients, matters, contacts and activity types of a firm."""
+
+    @property
+    def clients(self) -> EntityStore[Client]: ...
+
+    @property
+    def matters(self) -> EntityStore[Matter]: ...
+
+    @property
+    def contacts(self) -> EntityStore[Contact]: ...
+
+    @property
+    def activities(self) -> EntityStore[ActivityType]: ...
+
+    def client(self, firm_id: str, client_id: str) -> Client | None: ...
+
+    def matter(self, firm_id: str, matter_id: str) -> Matter | None: ...
+
+    def contact(self, firm_id: str, contact_id: str) -> Contact | None: ...
+
+    def matter_by_number(self, firm_id: str, number: str) -> Matter | None: ...
+
+    def by_external_id(self, firm_id: str, kind: str, source: str, external_id: str) -> str | None: ...
+
+    def search_matters(
+        self,
+        firm_id: str,
+        *,
+        number_prefix: str | None,
+        name_prefix: str | None,
+        client_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Matter]: ...
+
+    def list_clients(self, firm_id: str, cursor: str | None, limit: int) -> Page[Client]: ...
+
+    def list_contacts(self, firm_id: str, cursor: str | None, limit: int) -> Page[Contact]: ...
+
+    def list_matters(self, firm_id: str, cursor: str | None, limit: int) -> Page[Matter]: ...
+
+    def list_activity_types(self, firm_id: str) -> list[ActivityType]: ...

@@ -15,6 +15,13 @@ lookup items (tenant → firm, token hash → token) whose keys are unguessable 
 | entry | FIRM#{firm}#USER#{user}#TL | N#{day}#{entry} | FIRM#{firm}#USER#{user}#TL / {start}#N#{entry} |
 | capture policy | FIRM#{firm} | POLICY#capture | |
 | user's capture rules | FIRM#{firm} | RULES#{user} | |
+| client | FIRM#{firm}#CLIENTS | CLIENT#{client} | |
+| matter | FIRM#{firm}#MATTERS | MATTER#{matter} | FIRM#{firm}#MATTERNO / {NUMBER} |
+| matter by name | FIRM#{firm}#MATTERNAMES | {lower name}#{matter} | |
+| matter by client | FIRM#{firm}#CLIENT#{client}#MATTERS | {matter} | |
+| contact | FIRM#{firm}#CONTACTS | CONTACT#{contact} | |
+| activity type | FIRM#{firm}#ACTIVITIES | {code} | |
+| guards | FIRM#{firm} | UNIQUE#MATTERNO#{n}, UNIQUE#EXT#{kind}#{source}#{id}, UNIQUE#CONTACTEMAIL#{e} | |
 | audit record | FIRM#{firm}#AUDIT#{type}#{id} | V#{version} | FIRM#{firm}#AUDIT / {time}#{type}#{id}#V… |
 
 A user's timeline is one partition: events by id (merging a capture is a Get and a conditional Put),
@@ -93,3 +100,43 @@ def capture_policy(firm_id: str) -> tuple[str, str]:
 
 def user_rules(firm_id: str, user_id: str) -> tuple[str, str]:
     return (f"FIRM#{firm_id}", f"RULES#{user_id}")
+
+
+def clients(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#CLIENTS"
+
+
+def matters(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#MATTERS"
+
+
+def matter_numbers(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#MATTERNO"
+
+
+def matter_names(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#MATTERNAMES"
+
+
+def client_matters(firm_id: str, client_id: str) -> str:
+    return f"FIRM#{firm_id}#CLIENT#{client_id}#MATTERS"
+
+
+def contacts(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#CONTACTS"
+
+
+def activity_types(firm_id: str) -> str:
+    return f"FIRM#{firm_id}#ACTIVITIES"
+
+
+def matter_number_guard(firm_id: str, number: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"UNIQUE#MATTERNO#{number}")
+
+
+def external_id_guard(firm_id: str, kind: str, source: str, external_id: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"UNIQUE#EXT#{kind}#{source}#{external_id}")
+
+
+def contact_email_guard(firm_id: str, email: str) -> tuple[str, str]:
+    return (f"FIRM#{firm_id}", f"UNIQUE#CONTACTEMAIL#{email}")

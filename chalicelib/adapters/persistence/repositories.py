@@ -77,6 +77,7 @@ class VersionedWriter:
         action: str,
         add_guards: Sequence[Guard] = (),
         remove_guards: Sequence[Guard] = (),
+        extra: Sequence[Operation] = (),
     ) -> int:
         """Save ``item`` at the next version; ``expected_version`` None means it must not exist yet."""
         new_version = 1 if expected_version is None else expected_version + 1
@@ -87,6 +88,7 @@ class VersionedWriter:
             operations.append(Put(guard_item, ItemAbsent()))
         for guard in remove_guards:
             operations.append(Delete(guard.pk, guard.sk, AttributeEquals("owner", entity_id)))
+        operations.extend(extra)  # non-unique lookup items kept in step with the entity
         audit = self.audit_item(firm_id, entity_type, entity_id, new_version, action, actor, before, after)
         operations.append(Put(audit, ItemAbsent()))
         try:
