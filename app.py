@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalice import Chalice, Cron
 
+from chalicelib.api.matters import matters
 from chalicelib.api.people import people
 from chalicelib.api.security import security
 from chalicelib.api.system import system
@@ -20,6 +21,7 @@ app.register_blueprint(system)
 app.register_blueprint(people)
 app.register_blueprint(administration)
 app.register_blueprint(timeline)
+app.register_blueprint(matters)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")

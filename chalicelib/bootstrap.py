@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.persistence.matters import TableMatterRepository
 from chalicelib.adapters.persistence.repositories import (
     TableApiTokenRepository,
     TableAuditLog,
@@ -24,6 +25,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
 from chalicelib.services.calls import CallImportService
 from chalicelib.services.housekeeping import HousekeepingService
+from chalicelib.services.matters import MatterService
 from chalicelib.services.roster import RosterService
 from chalicelib.services.timeline import TimelineService
 from chalicelib.settings import Settings, get_settings
@@ -43,6 +45,7 @@ class Container:
     housekeeping: HousekeepingService
     timeline: TimelineService
     calls: CallImportService
+    matters: MatterService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -107,6 +110,7 @@ def build_container(
         housekeeping=HousekeepingService(firms, token_service, workflows),
         timeline=timeline,
         calls=CallImportService(timeline=timeline, firms=firms, users=users),
+        matters=MatterService(TableMatterRepository(table, clock), clock),
     )
 
 

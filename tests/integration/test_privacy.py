@@ -75,6 +75,10 @@ def private_day(api, firm_a):  # type: ignore[no-untyped-def]
         "event_id": ids[SECRET_SUBJECT],
         "entry_id": own["entries"][0]["entry_id"],
         "token_id": "none",
+        "client_id": "none",
+        "matter_id": "none",
+        "contact_id": "none",
+        "code": "none",
         "entity_type": "event",
         "entity_id": ids[SECRET_SUBJECT],
     }

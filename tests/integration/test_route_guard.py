@@ -51,6 +51,14 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "csv": "call_id,start,duration,direction,extension,number\nx,2026-03-09 09:00,60,in,204,+1212\n",
         "commit": True,
     },
+    "ClientIn": lambda v: {"name": "Intruder Corp", "domains": ["intruder.com"]},
+    "ClientUpdate": lambda v: {"version": 1, "name": "Renamed by firm B"},
+    "MatterIn": lambda v: {"number": "B-1", "name": "B's matter", "client_id": v["client_id"]},
+    "MatterUpdate": lambda v: {"version": 1, "name": "Renamed by firm B"},
+    "CloseMatter": lambda v: {"version": 1},
+    "ContactIn": lambda v: {"name": "Spy", "emails": ["spy@intruder.com"], "client_id": v["client_id"]},
+    "ContactUpdate": lambda v: {"version": 1, "name": "Renamed by firm B"},
+    "ActivityTypeIn": lambda v: {"version": 1, "name": "Hijacked", "utbms_task": "L110"},
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
@@ -77,7 +85,24 @@ def path_values(firm_a, api) -> dict[str, str]:
     captured = {**CAPTURE, "internet_message_id": "<a-secret@lovelace.law>", "subject": "A's privileged memo"}
     assert api.call("POST", "/capture", token=attorney, body=captured).status == 200
     entry = api.call("GET", "/timeline?date=2026-03-09", token=attorney).body["entries"][0]
+    client = api.call("POST", "/clients", token=admin, body={"name": "A's Secret Client"}).body
+    matter = api.call(
+        "POST",
+        "/matters",
+        token=admin,
+        body={"number": "A-SECRET-1", "name": "A's secret matter", "client_id": client["client_id"]},
+    ).body
+    contact = api.call(
+        "POST", "/contacts", token=admin, body={"name": "A's witness", "emails": ["witness@a-client.com"]}
+    ).body
+    activity = api.call(
+        "PUT", "/activity-types/ASECRET", token=admin, body={"name": "A's activity", "utbms_task": "L120"}
+    ).body
     return {
+        "client_id": client["client_id"],
+        "matter_id": matter["matter_id"],
+        "contact_id": contact["contact_id"],
+        "code": activity["code"],
         "entry_id": entry["entry_id"],
         "event_id": entry["event_ids"][0],
         "user_id": firm_a.people[Role.ATTORNEY].user_id,
@@ -132,6 +157,10 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
     values = path_values(firm_a, api)
     before = firm_a_items(memory_table, firm_a.firm.firm_id)
     markers = {
+        "A's Secret Client",
+        "A-SECRET-1",
+        "witness@a-client.com",
+        "A's activity",
         "A's privileged memo",
         "a-secret@lovelace.law",
         firm_a.firm.firm_id,

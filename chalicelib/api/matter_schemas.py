@@ -1,0 +1,215 @@
+"""Request and response models for clients, matters, contacts and activity types."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from pydantic import Field
+
+from chalicelib.api.schemas import ApiModel, Input, PageQuery
+from chalicelib.domain.matters import ActivityType, BillingMethod, Client, Contact, Matter, MatterStatus
+
+ExternalIds: Any = Field(default_factory=dict, max_length=10)
+
+
+class ClientIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[str] = Field(default_factory=list, max_length=20)
+    external_ids: dict[str, str] = ExternalIds
+    rounding_increment_seconds: int | None = Field(default=None, ge=1, le=3600)
+
+    def fields(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["domains"] = tuple(d.lower().lstrip("@") for d in self.domains)
+        return data
+
+
+class ClientUpdate(ClientIn):
+    version: int = Field(ge=1)
+
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in super().fields().items() if k != "version"}
+
+
+class ClientOut(ApiModel):
+    client_id: str
+    name: str
+    domains: list[str]
+    external_ids: dict[str, str]
+    rounding_increment_seconds: int | None
+    version: int
+
+    @classmethod
+    def of(cls, client: Client) -> ClientOut:
+        data = asdict(client)
+        return cls(**{k: data[k] for k in cls.model_fields})
+
+
+class MatterIn(Input):
+    number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=300)
+    client_id: str = Field(min_length=1, max_length=64)
+    status: MatterStatus = MatterStatus.OPEN
+    responsible_user_id: str | None = Field(default=None, max_length=64)
+    billing_method: BillingMethod = BillingMethod.HOURLY
+    utbms_required: bool = False
+    rounding_increment_seconds: int | None = Field(default=None, ge=1, le=3600)
+    opened_on: date | None = None
+    contact_ids: list[str] = Field(default_factory=list, max_length=200)
+    external_ids: dict[str, str] = ExternalIds
+
+    def fields(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["contact_ids"] = tuple(self.contact_ids)
+        return data
+
+
+class MatterUpdate(Input):
+    version: int = Field(ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
+    status: MatterStatus | None = None
+    responsible_user_id: str | None = Field(default=None, max_length=64)
+    billing_method: BillingMethod | None = None
+    utbms_required: bool | None = None
+    rounding_increment_seconds: int | None = Field(default=None, ge=1, le=3600)
+    contact_ids: list[str] | None = Field(default=None, max_length=200)
+    external_ids: dict[str, str] | None = Field(default=None, max_length=10)
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_unset=True, exclude={"version"})
+        if "contact_ids" in data:
+            data["contact_ids"] = tuple(data["contact_ids"])
+        return data
+
+
+class CloseMatter(Input):
+    version: int = Field(ge=1)
+    closed_on: date | None = None
+
+
+class MatterOut(ApiModel):
+    matter_id: str
+    number: str
+    name: str
+    client_id: str
+    status: MatterStatus
+    responsible_user_id: str | None
+    billing_method: BillingMethod
+    utbms_required: bool
+    rounding_increment_seconds: int | None
+    opened_on: date | None
+    closed_on: date | None
+    contact_ids: list[str]
+    external_ids: dict[str, str]
+    version: int
+
+    @classmethod
+    def of(cls, matter: Matter) -> MatterOut:
+        data = asdict(matter)
+        return cls(**{k: data[k] for k in cls.model_fields})
+
+
+class MatterSearch(PageQuery):
+    number: str | None = Field(default=None, min_length=1, max_length=40)
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    client_id: str | None = Field(default=None, max_length=64)
+    include_closed: bool = False
+
+
+class ContactIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[str] = Field(default_factory=list, max_length=20)
+    phones: list[str] = Field(default_factory=list, max_length=20)
+    company: str = Field(default="", max_length=200)
+    client_id: str | None = Field(default=None, max_length=64)
+    external_ids: dict[str, str] = ExternalIds
+
+    def fields(self) -> dict[str, Any]:
+        from chalicelib.domain.calls import normalize_number
+
+        data = self.model_dump()
+        data["emails"] = tuple(e.strip().lower() for e in self.emails)
+        try:
+            data["phones"] = tuple(normalize_number(p) for p in self.phones)
+        except ValueError as error:
+            from chalicelib.domain.errors import FieldError, InvalidInput
+
+            raise InvalidInput(
+                "the contact is not valid", field_errors=[FieldError("phones", str(error))]
+            ) from error
+        return data
+
+
+class ContactUpdate(ContactIn):
+    version: int = Field(ge=1)
+
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in super().fields().items() if k != "version"}
+
+
+class ContactOut(ApiModel):
+    contact_id: str
+    name: str
+    emails: list[str]
+    phones: list[str]
+    company: str
+    client_id: str | None
+    external_ids: dict[str, str]
+    version: int
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactOut:
+        data = asdict(contact)
+        return cls(**{k: data[k] for k in cls.model_fields})
+
+
+class ClientPage(ApiModel):
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+class MatterPage(ApiModel):
+    items: list[MatterOut]
+    next_cursor: str | None
+
+
+class ContactPage(ApiModel):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class ActivityTypeIn(Input):
+    version: int = Field(default=0, ge=0)
+    name: str = Field(min_length=1, max_length=200)
+    utbms_task: str | None = Field(default=None, max_length=8)
+    utbms_activity: str | None = Field(default=None, max_length=8)
+    billable: bool = True
+    rate: str | None = Field(default=None, pattern=r"^\d{1,7}(\.\d{1,2})?$")
+
+
+class ActivityTypeOut(ApiModel):
+    code: str
+    name: str
+    utbms_task: str | None
+    utbms_activity: str | None
+    billable: bool
+    rate: str | None
+    version: int
+
+    @classmethod
+    def of(cls, activity: ActivityType) -> ActivityTypeOut:
+        data = asdict(activity)
+        return cls(**{k: data[k] for k in cls.model_fields})
+
+
+class CodeOut(ApiModel):
+    code: str
+    name: str
+
+
+class UtbmsOut(ApiModel):
+    tasks: list[CodeOut]
+    activities: list[CodeOut]

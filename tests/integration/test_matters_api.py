@@ -1,0 +1,128 @@
+"""Clients, matters, contacts and activity types through the API."""
+
+from __future__ import annotations
+
+from chalicelib.domain.identity import Role
+
+
+def setup_client(api, admin: str, name: str = "Northwind Logistics") -> dict:
+    reply = api.call("POST", "/clients", token=admin, body={"name": name, "domains": ["Northwind.example"]})
+    assert reply.status == 201, reply.text
+    return reply.body
+
+
+def open_matter(api, admin: str, client_id: str, number: str, name: str) -> dict:
+    reply = api.call(
+        "POST", "/matters", token=admin, body={"number": number, "name": name, "client_id": client_id}
+    )
+    assert reply.status == 201, reply.text
+    return reply.body
+
+
+def test_a_matter_is_opened_for_an_existing_client_and_found_by_number_name_and_client(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    assert client["domains"] == ["northwind.example"]
+    first = open_matter(api, admin, client["client_id"], "2026-0142", "Northwind v. Contoso")
+    open_matter(api, admin, client["client_id"], "2026-0150", "Northwind lease renewal")
+    attorney = api.token_for(firm_a, Role.ATTORNEY)
+    by_number = api.call("GET", "/matters?number=2026-014", token=attorney).body["items"]
+    assert [m["number"] for m in by_number] == ["2026-0142"]
+    by_name = api.call("GET", "/matters?name=northwind%20l", token=attorney).body["items"]
+    assert [m["name"] for m in by_name] == ["Northwind lease renewal"]
+    by_client = api.call("GET", f"/matters?client_id={client['client_id']}", token=attorney).body["items"]
+    assert sorted(m["matter_id"] for m in by_client)[0] in {first["matter_id"], by_name[0]["matter_id"]}
+    assert len(by_client) == 2
+
+
+def test_matter_numbers_are_unique_and_a_matter_needs_a_real_client(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    open_matter(api, admin, client["client_id"], "2026-0142", "Northwind v. Contoso")
+    again = api.call(
+        "POST",
+        "/matters",
+        token=admin,
+        body={"number": "2026-0142 ", "name": "Copy", "client_id": client["client_id"]},
+    )
+    assert again.status == 409 and "matter number" in again.body["detail"]
+    orphan = api.call(
+        "POST", "/matters", token=admin, body={"number": "X-1", "name": "X", "client_id": "nobody"}
+    )
+    assert orphan.status == 404
+
+
+def test_closed_matters_are_not_offered_unless_asked(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    matter = open_matter(api, admin, client["client_id"], "2025-0007", "Old dispute")
+    closed = api.call("POST", f"/matters/{matter['matter_id']}/close", token=admin, body={"version": 1}).body
+    assert closed["status"] == "closed" and closed["closed_on"] == "2026-03-09"
+    assert api.call("GET", "/matters?number=2025", token=admin).body["items"] == []
+    shown = api.call("GET", "/matters?number=2025&include_closed=true", token=admin).body["items"]
+    assert [m["status"] for m in shown] == ["closed"]
+    twice = api.call("POST", f"/matters/{matter['matter_id']}/close", token=admin, body={"version": 2})
+    assert twice.status == 409
+
+
+def test_renaming_a_matter_moves_it_in_the_name_search_and_a_stale_edit_is_refused(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    matter = open_matter(api, admin, client["client_id"], "2026-0001", "Alpha project")
+    path = f"/matters/{matter['matter_id']}"
+    renamed = api.call("PATCH", path, token=admin, body={"version": 1, "name": "Zulu project"}).body
+    assert renamed["version"] == 2
+    assert api.call("GET", "/matters?name=alpha", token=admin).body["items"] == []
+    assert [m["name"] for m in api.call("GET", "/matters?name=zulu", token=admin).body["items"]] == [
+        "Zulu project"
+    ]
+    assert api.call("PATCH", path, token=admin, body={"version": 1, "name": "Beta"}).status == 409
+
+
+def test_attorneys_read_matters_but_only_matter_administrators_change_them(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    attorney = api.token_for(firm_a, Role.ATTORNEY)
+    assert api.call("GET", f"/clients/{client['client_id']}", token=attorney).status == 200
+    assert api.call("POST", "/clients", token=attorney, body={"name": "X"}).status == 403
+    billing = api.token_for(firm_a, Role.BILLING_MANAGER)
+    assert api.call("POST", "/clients", token=billing, body={"name": "Y"}).status == 201
+
+
+def test_a_contact_email_belongs_to_one_contact_and_phones_are_normalised(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    body = {"name": "Dana Reyes", "emails": ["Dana.Reyes@Northwind.example"], "phones": ["+1 (212) 555-0100"]}
+    created = api.call("POST", "/contacts", token=admin, body=body).body
+    assert created["emails"] == ["dana.reyes@northwind.example"] and created["phones"] == ["+12125550100"]
+    assert api.call("POST", "/contacts", token=admin, body={**body, "name": "Dup"}).status == 409
+    bad = api.call("POST", "/contacts", token=admin, body={"name": "X", "emails": ["nope"]})
+    assert bad.status == 422 and bad.body["errors"][0]["field"] == "emails"
+
+
+def test_activity_types_carry_valid_utbms_codes_only(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    good = api.call(
+        "PUT",
+        "/activity-types/DEPO",
+        token=admin,
+        body={"name": "Deposition", "utbms_task": "L330", "utbms_activity": "A109", "rate": "450.00"},
+    )
+    assert good.status == 200 and good.body["version"] == 1
+    bad = api.call("PUT", "/activity-types/X", token=admin, body={"name": "X", "utbms_task": "L300"})
+    assert bad.status == 422 and bad.body["errors"][0]["field"] == "utbms_task"
+    changed = api.call(
+        "PUT", "/activity-types/DEPO", token=admin, body={"version": 1, "name": "Deposition (taking)"}
+    )
+    assert changed.body["version"] == 2
+    codes = api.call("GET", "/utbms", token=admin).body
+    assert len(codes["activities"]) == 11 and {"code": "L330", "name": "Depositions"} in codes["tasks"]
+
+
+def test_every_change_to_a_matter_is_audited(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    matter = open_matter(api, admin, client["client_id"], "2026-0009", "Audit me")
+    api.call("POST", f"/matters/{matter['matter_id']}/close", token=admin, body={"version": 1})
+    history = api.call("GET", f"/audit/matter/{matter['matter_id']}", token=admin).body
+    assert [r["action"] for r in history] == ["create", "close"]
+    assert history[1]["before"]["status"] == "open" and history[1]["after"]["status"] == "closed"
