@@ -92,7 +92,9 @@ def build_container(
     users = TableUserRepository(table, clock)
     tokens = TableApiTokenRepository(table, clock)
     token_service = ApiTokenService(tokens, clock)
+    matter_repository = TableMatterRepository(table, clock)
     timeline = TimelineService(
+        matters=matter_repository,
         timeline=TableTimelineRepository(table, clock),
         policies=TablePolicyRepository(table, clock),
         firms=firms,
@@ -110,7 +112,7 @@ def build_container(
         housekeeping=HousekeepingService(firms, token_service, workflows),
         timeline=timeline,
         calls=CallImportService(timeline=timeline, firms=firms, users=users),
-        matters=MatterService(TableMatterRepository(table, clock), clock),
+        matters=MatterService(matter_repository, clock),
     )
 
 

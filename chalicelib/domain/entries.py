@@ -71,7 +71,12 @@ class Rounding:
     """Round billed time up to ``increment_seconds``; ``rule`` says whose increment it is."""
 
     increment_seconds: int = 360
-    rule: str = "firm: 0.1 h"
+    rule: str = "firm: 6 min"
+
+
+def describe_increment(seconds: int) -> str:
+    """'6 min' (0.1 h), '15 min', '30 s': how lawyers say it."""
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def round_up(seconds: float, increment_seconds: int) -> int:

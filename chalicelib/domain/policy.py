@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.capture import CaptureSettings
 from chalicelib.domain.classification import ClassificationRule
-from chalicelib.domain.entries import DEFAULT_TEMPLATES, GroupingPolicy, Rounding
+from chalicelib.domain.entries import DEFAULT_TEMPLATES, GroupingPolicy, Rounding, describe_increment
 
 
 @dataclass(frozen=True)
@@ -26,4 +26,4 @@ class CapturePolicy:
 
     def rounding_for(self, matter_id: str | None) -> Rounding:
         """The firm increment (client and matter increments arrive with the matters model)."""
-        return Rounding(self.increment_seconds, f"firm: {self.increment_seconds / 3600:g} h")
+        return Rounding(self.increment_seconds, f"firm: {describe_increment(self.increment_seconds)}")

@@ -13,6 +13,7 @@ one transaction per 50 entries, each conditional on the version it read.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -24,9 +25,11 @@ from chalicelib.domain.entries import (
     EntryChanges,
     EntryStatus,
     GroupingPolicy,
+    Rounding,
     SplitMode,
     apply_changes,
     day_of_entry_id,
+    describe_increment,
     plan_day,
     release,
     reopen,
@@ -36,7 +39,14 @@ from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, NotFoun
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.timeutil import day_bounds, local_day
-from chalicelib.ports import Clock, FirmRepository, PolicyRepository, TimelineRepository, UserRepository
+from chalicelib.ports import (
+    Clock,
+    FirmRepository,
+    MatterRepository,
+    PolicyRepository,
+    TimelineRepository,
+    UserRepository,
+)
 
 MAX_ATTEMPTS = 5
 MAX_RANGE_DAYS = 62
@@ -98,7 +108,9 @@ class TimelineService:
         firms: FirmRepository,
         users: UserRepository,
         clock: Clock,
+        matters: MatterRepository | None = None,
     ) -> None:
+        self._matters = matters
         self._timeline = timeline
         self._policies = policies
         self._firms = firms
@@ -187,7 +199,7 @@ class TimelineService:
                 existing=existing,
                 policy=policy.grouping,
                 templates=policy.templates,
-                rounding_for=policy.rounding_for,
+                rounding_for=self._rounding(firm_id, policy),
             )
             if not plan.put and not plan.remove:
                 return existing
@@ -247,7 +259,8 @@ class TimelineService:
         principal.require(Permission.TIME_WRITE_OWN)
         entry = self._own_entry(principal, entry_id, version)
         policy = self._policies.get(principal.firm_id)
-        updated = apply_changes(entry, changes, policy.rounding_for(changes.matter_id or entry.matter_id))
+        rounding_for = self._rounding(principal.firm_id, policy)
+        updated = apply_changes(entry, changes, rounding_for(changes.matter_id or entry.matter_id))
         if changes.matter_id and policy.grouping is GroupingPolicy.PER_MATTER_DAY:
             return self._regroup_by_matter(principal, entry, changes.matter_id)
         return self._timeline.save_entries([updated], [], principal.actor, "update")[0]
@@ -302,7 +315,7 @@ class TimelineService:
         principal.require(Permission.TIME_WRITE_OWN)
         entry = self._own_entry(principal, entry_id, version)
         policy = self._policies.get(principal.firm_id)
-        parent, *parts = split(entry, matters, mode, policy.rounding_for)
+        parent, *parts = split(entry, matters, mode, self._rounding(principal.firm_id, policy))
         saved = self._timeline.save_entries([parent, *parts], [], principal.actor, "split")
         return saved[1:]
 
@@ -370,6 +383,28 @@ class TimelineService:
         )
 
     # ------------------------------------------------------------ helpers
+
+    def _rounding(self, firm_id: str, policy: CapturePolicy) -> Callable[[str | None], Rounding]:
+        """The matter's increment, else its client's, else the firm's; the rule names which."""
+        cache: dict[str | None, Rounding] = {}
+
+        def rounding_for(matter_id: str | None) -> Rounding:
+            if matter_id not in cache:
+                cache[matter_id] = self._resolve_rounding(firm_id, policy, matter_id)
+            return cache[matter_id]
+
+        return rounding_for
+
+    def _resolve_rounding(self, firm_id: str, policy: CapturePolicy, matter_id: str | None) -> Rounding:
+        matter = self._matters.matter(firm_id, matter_id) if self._matters and matter_id else None
+        if matter is not None and matter.rounding_increment_seconds:
+            seconds = matter.rounding_increment_seconds
+            return Rounding(seconds, f"matter {matter.number}: {describe_increment(seconds)}")
+        client = self._matters.client(firm_id, matter.client_id) if self._matters and matter else None
+        if client is not None and client.rounding_increment_seconds:
+            seconds = client.rounding_increment_seconds
+            return Rounding(seconds, f"client {client.name}: {describe_increment(seconds)}")
+        return policy.rounding_for(matter_id)
 
     def zone_of(self, firm_id: str, user_id: str) -> str:
         """The user's own zone, else the firm's."""

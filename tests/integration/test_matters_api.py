@@ -126,3 +126,49 @@ def test_every_change_to_a_matter_is_audited(api, firm_a) -> None:
     history = api.call("GET", f"/audit/matter/{matter['matter_id']}", token=admin).body
     assert [r["action"] for r in history] == ["create", "close"]
     assert history[1]["before"]["status"] == "open" and history[1]["after"]["status"] == "closed"
+
+
+def test_an_entry_is_rounded_by_its_matters_increment_else_its_clients_else_the_firms(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = api.call(
+        "POST", "/clients", token=admin, body={"name": "Quarter Hour Co", "rounding_increment_seconds": 900}
+    ).body
+    by_client = open_matter(api, admin, client["client_id"], "Q-1", "Client rule")
+    by_matter = api.call(
+        "POST",
+        "/matters",
+        token=admin,
+        body={
+            "number": "Q-2",
+            "name": "Matter rule",
+            "client_id": client["client_id"],
+            "rounding_increment_seconds": 60,
+        },
+    ).body
+    attorney = api.token_for(firm_a, Role.ATTORNEY)
+    api.call(
+        "POST",
+        "/capture",
+        token=attorney,
+        body={
+            "id": "m1",
+            "type": "manual",
+            "at": "2026-03-09T15:00:00Z",
+            "duration_seconds": 130,
+            "note": "Call",
+        },
+    )
+    entry = api.call("GET", "/timeline?date=2026-03-09", token=attorney).body["entries"][0]
+    assert entry["billed_seconds"] == 360 and entry["rounding_rule"].startswith("firm")
+    path = f"/entries/{entry['entry_id']}"
+    on_client = api.call(
+        "PATCH", path, token=attorney, body={"version": 1, "matter_id": by_client["matter_id"]}
+    ).body
+    assert (
+        on_client["billed_seconds"] == 900 and on_client["rounding_rule"] == "client Quarter Hour Co: 15 min"
+    )
+    on_matter = api.call(
+        "PATCH", path, token=attorney, body={"version": 2, "matter_id": by_matter["matter_id"]}
+    ).body
+    assert on_matter["billed_seconds"] == 180 and on_matter["rounding_rule"] == "matter Q-2: 1 min"
+    assert on_matter["raw_seconds"] == 130

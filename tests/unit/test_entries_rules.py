@@ -208,7 +208,7 @@ def test_planned_entries_bill_at_least_their_raw_time_which_is_the_sum_of_their_
         assert abs(entry.raw_seconds - sum(by_id[i].seconds for i in entry.event_ids)) <= 0.0005
         assert entry.billed_seconds >= entry.raw_seconds + entry.prep_seconds + entry.post_seconds
         assert entry.billed_seconds % ROUNDING.increment_seconds == 0
-        assert entry.rounding_rule == "firm: 0.1 h"
+        assert entry.rounding_rule == "firm: 6 min"
 
 
 @PROPERTY
