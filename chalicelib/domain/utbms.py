@@ -1,4 +1,4 @@
-"""The ABA litigation code set (UTBMS): task codes L100–L500 and activity codes A101–A111.
+"""The ABA litigation code set (UTBMS): task codes L100 to L500 and activity codes A101 to A111.
 
 Shipped as data: billing systems and LEDES files expect exactly these codes and names.
 """
