@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.persistence.jobs import TableJobProgress
 from chalicelib.adapters.persistence.matters import TableMatterRepository
 from chalicelib.adapters.persistence.repositories import (
     TableApiTokenRepository,
@@ -25,6 +26,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
 from chalicelib.services.calls import CallImportService
 from chalicelib.services.housekeeping import HousekeepingService
+from chalicelib.services.imports import ImportService
 from chalicelib.services.matters import MatterService
 from chalicelib.services.roster import RosterService
 from chalicelib.services.timeline import TimelineService
@@ -46,6 +48,7 @@ class Container:
     timeline: TimelineService
     calls: CallImportService
     matters: MatterService
+    imports: ImportService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -113,6 +116,13 @@ def build_container(
         timeline=timeline,
         calls=CallImportService(timeline=timeline, firms=firms, users=users),
         matters=MatterService(matter_repository, clock),
+        imports=ImportService(
+            matters=matter_repository,
+            users=users,
+            firms=firms,
+            jobs=TableJobProgress(table, clock),
+            clock=clock,
+        ),
     )
 
 

@@ -213,3 +213,36 @@ class CodeOut(ApiModel):
 class UtbmsOut(ApiModel):
     tasks: list[CodeOut]
     activities: list[CodeOut]
+
+
+class ImportIn(Input):
+    """A CSV file. Preview (``commit`` false) changes nothing; ``job_id`` lets others follow progress."""
+
+    csv: str = Field(min_length=1, max_length=10 * 1024 * 1024)
+    commit: bool = False
+    job_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class ImportRowError(ApiModel):
+    line: int
+    field: str
+    message: str
+
+
+class ImportOut(ApiModel):
+    kind: str
+    rows: int
+    creates: int
+    updates: int
+    unchanged: int
+    committed: bool
+    error_count: int
+    errors: list[ImportRowError]
+
+
+class JobOut(ApiModel):
+    job_id: str
+    phase: str
+    done: int
+    total: int
+    updated_at: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import TYPE_CHECKING, cast
+
+from chalice import Blueprint, Response
 
 from chalicelib.api.matter_schemas import (
     ActivityTypeIn,
@@ -17,6 +19,10 @@ from chalicelib.api.matter_schemas import (
     ContactOut,
     ContactPage,
     ContactUpdate,
+    ImportIn,
+    ImportOut,
+    ImportRowError,
+    JobOut,
     MatterIn,
     MatterOut,
     MatterPage,
@@ -26,6 +32,9 @@ from chalicelib.api.matter_schemas import (
 )
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.schemas import PageQuery
+
+if TYPE_CHECKING:
+    from chalicelib.domain.imports import ImportKind
 
 matters = Blueprint(__name__)
 api = Api(matters, "matters")
@@ -164,3 +173,49 @@ def utbms(call: Call) -> UtbmsOut:
         tasks=[CodeOut(code=c, name=n) for c, n in TASK_CODES.items()],
         activities=[CodeOut(code=c, name=n) for c, n in ACTIVITY_CODES.items()],
     )
+
+
+# A file full of mistakes can have hundreds of thousands; the first thousand say what is wrong.
+MAX_SHOWN_ERRORS = 1000
+IMPORT_KINDS = ("clients", "matters", "contacts", "roster")
+
+
+@api.route(
+    "/imports/{kind}",
+    "POST",
+    summary="Import clients, matters, contacts or the roster from CSV",
+    body=ImportIn,
+    response=ImportOut,
+)
+def import_csv(call: Call, kind: str) -> ImportOut | Response:
+    from chalicelib.domain.errors import FieldError, InvalidInput
+
+    if kind not in IMPORT_KINDS:
+        raise InvalidInput(
+            f"cannot import '{kind}'", field_errors=[FieldError("kind", f"one of {', '.join(IMPORT_KINDS)}")]
+        )
+    body: ImportIn = call.body
+    report = services().imports.run_tracked(
+        call.principal, cast("ImportKind", kind), body.csv, commit=body.commit, job_id=body.job_id
+    )
+    out = ImportOut(
+        kind=report.kind,
+        rows=report.rows,
+        creates=report.creates,
+        updates=report.updates,
+        unchanged=report.unchanged,
+        committed=report.committed,
+        error_count=len(report.errors),
+        errors=[
+            ImportRowError(line=e.line, field=e.field, message=e.message)
+            for e in report.errors[:MAX_SHOWN_ERRORS]
+        ],
+    )
+    # A commit refused for bad rows is a 422 carrying the whole row report, so scripts notice.
+    return Response(out.model_dump(mode="json"), status_code=422 if body.commit and report.errors else 200)
+
+
+@api.route("/imports/jobs/{job_id}", "GET", summary="How far one of my imports is", response=JobOut)
+def import_progress(call: Call, job_id: str) -> JobOut:
+    job = services().imports.progress(call.principal, job_id)
+    return JobOut(**{k: job[k] for k in JobOut.model_fields})

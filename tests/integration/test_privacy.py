@@ -79,6 +79,8 @@ def private_day(api, firm_a):  # type: ignore[no-untyped-def]
         "matter_id": "none",
         "contact_id": "none",
         "code": "none",
+        "kind": "clients",
+        "job_id": "none",
         "entity_type": "event",
         "entity_id": ids[SECRET_SUBJECT],
     }

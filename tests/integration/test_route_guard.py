@@ -59,6 +59,11 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "ContactIn": lambda v: {"name": "Spy", "emails": ["spy@intruder.com"], "client_id": v["client_id"]},
     "ContactUpdate": lambda v: {"version": 1, "name": "Renamed by firm B"},
     "ActivityTypeIn": lambda v: {"version": 1, "name": "Hijacked", "utbms_task": "L110"},
+    "ImportIn": lambda v: {
+        "csv": "external_id,name\nX-1,Intruder\n",
+        "commit": True,
+        "job_id": "guard-job-1",
+    },
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
@@ -103,6 +108,8 @@ def path_values(firm_a, api) -> dict[str, str]:
         "matter_id": matter["matter_id"],
         "contact_id": contact["contact_id"],
         "code": activity["code"],
+        "kind": "clients",
+        "job_id": "a-secret-job",
         "entry_id": entry["entry_id"],
         "event_id": entry["event_ids"][0],
         "user_id": firm_a.people[Role.ATTORNEY].user_id,
@@ -168,7 +175,7 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
         *values.values(),
         *(user.email for user in firm_a.people.values()),
         *(user.user_id for user in firm_a.people.values()),
-    } - {"user"}
+    } - {"user", "clients"}
     intruder_admin = api.token_for(firm_b, Role.FIRM_ADMIN)
     b_admin = api.call(
         "POST",
