@@ -163,6 +163,49 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Send a CSV, showing the server's progress while it checks and writes."""
+    import threading
+    import uuid
+
+    text = args.file.read_text(encoding="utf-8-sig")
+    admin = args.as_email or _email_for_role("firm_admin")
+    job_id = f"cli-{uuid.uuid4().hex[:12]}"
+    outcome: dict[str, tuple[int, dict]] = {}
+
+    def send() -> None:
+        body = {"csv": text, "commit": args.commit, "job_id": job_id}
+        outcome["reply"] = _call_api(args, "POST", f"/imports/{args.kind}", admin, body)
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+        status, job = _call_api(args, "GET", f"/imports/jobs/{job_id}", admin)
+        if status == 200 and job.get("total"):
+            share = job["done"] / job["total"]
+            bar = "#" * int(share * 30)
+            print(f"\r{job['phase']:<9} [{bar:<30}] {job['done']}/{job['total']}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    status, report = outcome["reply"]
+    if "rows" not in report:
+        sys.exit(f"matterline: {report.get('detail', report)}")
+    for error in report["errors"]:
+        print(f"line {error['line']:>6}  {error['field']:<16} {error['message']}")
+    if report["error_count"] > len(report["errors"]):
+        print(f"... and {report['error_count'] - len(report['errors'])} more problems")
+    verb = "imported" if report["committed"] else "would import"
+    print(
+        f"{report['rows']} rows: {verb} {report['creates']} new, {report['updates']} updated, "
+        f"{report['unchanged']} unchanged; {report['error_count']} problems"
+    )
+    if report["error_count"]:
+        print("nothing was imported: fix the rows above and run again")
+    elif not args.commit:
+        print("preview only: run again with --commit to import")
+    return 1 if report["error_count"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matterline", description="Matterline's admin command line.")
     parser.add_argument("--var", type=Path, default=VAR, help="the devstack's state folder (default: var/)")
@@ -196,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     calls_import.add_argument("--commit", action="store_true", help="import (default: preview only)")
     calls_import.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
     calls_import.set_defaults(handler=cmd_calls_import)
+
+    importer = commands.add_parser("import", help="import clients, matters, contacts or the roster from CSV")
+    importer.add_argument("kind", choices=["clients", "matters", "contacts", "roster"])
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--commit", action="store_true", help="import (default: preview only)")
+    importer.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
+    importer.set_defaults(handler=cmd_import)
 
     schedule = commands.add_parser("schedule", help="fire one of the app's schedules now")
     schedule.add_argument("name")

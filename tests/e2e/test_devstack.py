@@ -112,3 +112,28 @@ def test_the_demo_attorney_starts_with_a_believable_day(devstack) -> None:
     printed = devstack.cli("day", "alex.attorney@halemercer.example")
     assert "Reviewed Contoso's document production (box 3)" in printed
     assert "Email to dana.reyes@northwind-logistics.example re: RE: Northwind" in printed
+
+
+def test_an_admin_imports_clients_and_matters_from_the_command_line_with_a_bad_file_refused(devstack) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+    preview = devstack.cli("import", "clients", str(fixtures / "clients.csv"))
+    assert "would import" in preview and "preview only" in preview
+    assert "imported" in devstack.cli("import", "clients", str(fixtures / "clients.csv"), "--commit")
+    refused = subprocess_cli(devstack, "import", "matters", str(fixtures / "matters_bad.csv"), "--commit")
+    assert refused.returncode == 1
+    assert "unknown client 'C-999'" in refused.stdout and "nothing was imported" in refused.stdout
+
+
+def subprocess_cli(devstack, *args: str):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.e2e.conftest import MATTERLINE, ROOT, _clean_env
+
+    return subprocess.run(
+        [*MATTERLINE, "--var", str(devstack.var), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_clean_env(),
+    )
