@@ -955,12 +955,12 @@ def plan_roster(
                     "an import does not change external ids",
                 )
             before = by_email
-        if before is not None and before.user_id in claimed:
+        if before is not None and before.user_id in claimed and "email" not in cells.failed():
             cells.fail(
                 "email",
                 f"line {claimed[before.user_id]} already updates {_show(before.email)}; one row per person",
             )
-        elif before is not None:
+        elif before is not None and before.user_id not in claimed:
             claimed[before.user_id] = cells.line
         if before is None:
             entity = User(
