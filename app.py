@@ -11,6 +11,7 @@ from chalice import Chalice, Cron
 from chalicelib.api.matters import matters
 from chalicelib.api.people import people
 from chalicelib.api.security import security
+from chalicelib.api.suggestions import suggestions
 from chalicelib.api.system import system
 from chalicelib.api.timeline import timeline
 from chalicelib.api.tokens import administration
@@ -22,6 +23,7 @@ app.register_blueprint(people)
 app.register_blueprint(administration)
 app.register_blueprint(timeline)
 app.register_blueprint(matters)
+app.register_blueprint(suggestions)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")

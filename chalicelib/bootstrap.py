@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.persistence.jobs import TableJobProgress
+from chalicelib.adapters.persistence.learning import TableLearningStore
 from chalicelib.adapters.persistence.matters import TableMatterRepository
 from chalicelib.adapters.persistence.repositories import (
     TableApiTokenRepository,
@@ -29,6 +30,7 @@ from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.imports import ImportService
 from chalicelib.services.matters import MatterService
 from chalicelib.services.roster import RosterService
+from chalicelib.services.suggestions import SuggestionService
 from chalicelib.services.timeline import TimelineService
 from chalicelib.settings import Settings, get_settings
 
@@ -49,6 +51,7 @@ class Container:
     calls: CallImportService
     matters: MatterService
     imports: ImportService
+    suggestions: SuggestionService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -96,10 +99,20 @@ def build_container(
     tokens = TableApiTokenRepository(table, clock)
     token_service = ApiTokenService(tokens, clock)
     matter_repository = TableMatterRepository(table, clock)
+    timeline_repository = TableTimelineRepository(table, clock)
+    policies = TablePolicyRepository(table, clock)
+    suggestions = SuggestionService(
+        matters=matter_repository,
+        timeline=timeline_repository,
+        policies=policies,
+        learning=TableLearningStore(table),
+        clock=clock,
+    )
     timeline = TimelineService(
         matters=matter_repository,
-        timeline=TableTimelineRepository(table, clock),
-        policies=TablePolicyRepository(table, clock),
+        assistant=suggestions,
+        timeline=timeline_repository,
+        policies=policies,
         firms=firms,
         users=users,
         clock=clock,
@@ -116,6 +129,7 @@ def build_container(
         timeline=timeline,
         calls=CallImportService(timeline=timeline, firms=firms, users=users),
         matters=MatterService(matter_repository, clock),
+        suggestions=suggestions,
         imports=ImportService(
             matters=matter_repository,
             users=users,

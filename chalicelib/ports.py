@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -15,6 +15,7 @@ from chalicelib.domain.entries import Entry
 from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.roster import Firm, User
+from chalicelib.domain.suggestions import Learning
 
 
 class Clock(Protocol):
@@ -214,3 +215,30 @@ class JobProgress(Protocol):
     def report(self, firm_id: str, job_id: str, *, phase: str, done: int, total: int, owner: str) -> None: ...
 
     def get(self, firm_id: str, job_id: str) -> dict[str, Any] | None: ...
+
+
+class LearningStore(Protocol):
+    """Users' suggestion learning and the firm's thread → matter assignments."""
+
+    def load(self, firm_id: str, user_id: str) -> Learning: ...
+
+    def update(self, firm_id: str, user_id: str, change: Callable[[Learning], None]) -> None: ...
+
+    def thread_matter(self, firm_id: str, conversation_id: str) -> str | None: ...
+
+    def set_thread_matter(self, firm_id: str, conversation_id: str, matter_id: str) -> None: ...
+
+
+class MatterAssistant(Protocol):
+    """What the capture pipeline asks of the suggestion engine."""
+
+    def auto_matter(self, firm_id: str, user_id: str, event: ActivityEvent) -> tuple[str, str] | None: ...
+
+    def learn(
+        self,
+        firm_id: str,
+        user_id: str,
+        events: Iterable[ActivityEvent],
+        matter_id: str,
+        replaced: str | None,
+    ) -> None: ...

@@ -264,6 +264,8 @@ def _policy_out(policy: CapturePolicy) -> PolicyOut:
         templates=dict(policy.templates),
         firm_domains=sorted(policy.firm_domains),
         rules=[RuleIn(scope=r.scope, value=r.value, category=r.category) for r in policy.rules],
+        auto_assign_at=policy.auto_assign_at,
+        show_closed_cases=policy.show_closed_cases,
     )
 
 
@@ -293,6 +295,8 @@ def put_policy(call: Call) -> PolicyOut:
         templates=body.templates or CapturePolicy(firm_id="").templates,
         firm_domains=frozenset(d.lower().lstrip("@") for d in body.firm_domains),
         rules=tuple(rule.to_rule() for rule in body.rules),
+        auto_assign_at=body.auto_assign_at,
+        show_closed_cases=body.show_closed_cases,
         version=body.version,
     )
     return _policy_out(services().timeline.update_policy(call.principal, policy))

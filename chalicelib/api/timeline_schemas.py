@@ -157,6 +157,7 @@ class EventOut(ApiModel):
     reason: str
     personal: bool
     matter_id: str | None
+    assignment: str
     sources: list[Source]
 
     @classmethod
@@ -174,6 +175,7 @@ class EventOut(ApiModel):
             reason=classification.reason,
             personal=event.personal,
             matter_id=event.matter_id,
+            assignment=event.detail("assignment"),
             sources=sorted(event.sources),
         )
 
@@ -353,6 +355,8 @@ class PolicyIn(Input):
     templates: dict[str, str] = Field(default_factory=dict, max_length=20)
     firm_domains: list[str] = Field(default_factory=list, max_length=50)
     rules: list[RuleIn] = Field(default_factory=list, max_length=1000)
+    auto_assign_at: float = Field(default=0.9, gt=0.5, le=1.0)
+    show_closed_cases: bool = False
 
 
 class PolicyOut(PolicyIn):

@@ -22,6 +22,9 @@ class CapturePolicy:
     )
     firm_domains: frozenset[str] = frozenset()
     rules: tuple[ClassificationRule, ...] = ()
+    # Matter suggestions: assign without asking at or above this confidence; offer closed matters or not.
+    auto_assign_at: float = 0.9
+    show_closed_cases: bool = False
     version: int = 0
 
     def rounding_for(self, matter_id: str | None) -> Rounding:

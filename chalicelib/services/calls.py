@@ -16,6 +16,7 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.roster import User
 from chalicelib.ports import FirmRepository, UserRepository
+from chalicelib.services.paging import every_item
 from chalicelib.services.timeline import TimelineService
 
 
@@ -102,13 +103,5 @@ class CallImportService:
         )
 
     def _extensions(self, firm_id: str) -> dict[str, User]:
-        found: dict[str, User] = {}
-        cursor: str | None = None
-        while True:
-            page = self._users.list(firm_id, cursor=cursor, limit=200)
-            for user in page.items:
-                for extension in user.phone_extensions:
-                    found[extension] = user
-            if page.next_cursor is None:
-                return found
-            cursor = page.next_cursor
+        people = every_item(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200))
+        return {extension: user for user in people for extension in user.phone_extensions}

@@ -11,7 +11,7 @@ so a commit interrupted half-way is finished by running it again: the rows alrea
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,9 +32,9 @@ from chalicelib.ports import (
     FirmRepository,
     JobProgress,
     MatterRepository,
-    Page,
     UserRepository,
 )
+from chalicelib.services.paging import every_item
 
 T = TypeVar("T")
 ProgressReport = Callable[[str, int, int], None]
@@ -183,18 +183,8 @@ class ImportService:
 
     def _existing(self, firm_id: str) -> ExistingRecords:
         return ExistingRecords.of(
-            clients=_all(lambda cursor: self._matters.list_clients(firm_id, cursor, 200)),
-            matters=_all(lambda cursor: self._matters.list_matters(firm_id, cursor, 200)),
-            contacts=_all(lambda cursor: self._matters.list_contacts(firm_id, cursor, 200)),
-            users=_all(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200)),
+            clients=every_item(lambda cursor: self._matters.list_clients(firm_id, cursor, 200)),
+            matters=every_item(lambda cursor: self._matters.list_matters(firm_id, cursor, 200)),
+            contacts=every_item(lambda cursor: self._matters.list_contacts(firm_id, cursor, 200)),
+            users=every_item(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200)),
         )
-
-
-def _all(fetch: Callable[[str | None], Page[T]]) -> Iterable[T]:
-    cursor: str | None = None
-    while True:
-        page = fetch(cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor

@@ -42,6 +42,7 @@ from chalicelib.domain.timeutil import day_bounds, local_day
 from chalicelib.ports import (
     Clock,
     FirmRepository,
+    MatterAssistant,
     MatterRepository,
     PolicyRepository,
     TimelineRepository,
@@ -109,8 +110,10 @@ class TimelineService:
         users: UserRepository,
         clock: Clock,
         matters: MatterRepository | None = None,
+        assistant: MatterAssistant | None = None,
     ) -> None:
         self._matters = matters
+        self._assistant = assistant
         self._timeline = timeline
         self._policies = policies
         self._firms = firms
@@ -157,11 +160,24 @@ class TimelineService:
             merged = fold(existing, group, firm_id=firm_id, user_id=user_id, settings=policy.settings)[key]
             if merged == current:
                 return current, None  # a replay: nothing new
+            if current is None and self._assistant is not None:
+                merged = self._auto_assign(firm_id, user_id, merged)
             try:
                 return current, self._timeline.save_event(merged)
             except StaleVersion:
                 continue
         raise Conflict("this item is being captured from several places at once; send it again")
+
+    def _auto_assign(self, firm_id: str, user_id: str, event: ActivityEvent) -> ActivityEvent:
+        # Only a brand-new event, once: above the firm's threshold the engine assigns and says why.
+        assert self._assistant is not None
+        decided = self._assistant.auto_matter(firm_id, user_id, event)
+        if decided is None:
+            return event
+        matter_id, why = decided
+        return replace(
+            event, matter_id=matter_id, details={**event.details, "assignment": (event.start, why)}
+        )
 
     def rebuild_day(
         self,
@@ -261,9 +277,22 @@ class TimelineService:
         policy = self._policies.get(principal.firm_id)
         rounding_for = self._rounding(principal.firm_id, policy)
         updated = apply_changes(entry, changes, rounding_for(changes.matter_id or entry.matter_id))
+        if changes.matter_id and changes.matter_id != entry.matter_id:
+            self._learn(principal, entry, changes.matter_id)
         if changes.matter_id and policy.grouping is GroupingPolicy.PER_MATTER_DAY:
             return self._regroup_by_matter(principal, entry, changes.matter_id)
         return self._timeline.save_entries([updated], [], principal.actor, "update")[0]
+
+    def _learn(self, principal: Principal, entry: Entry, matter_id: str) -> None:
+        """Every assignment and correction teaches the suggestion engine."""
+        if self._assistant is None:
+            return
+        events = [
+            event
+            for event_id in entry.event_ids
+            if (event := self._timeline.get_event(principal.firm_id, principal.subject_id, event_id))
+        ]
+        self._assistant.learn(principal.firm_id, principal.subject_id, events, matter_id, entry.matter_id)
 
     def _regroup_by_matter(self, principal: Principal, entry: Entry, matter_id: str) -> Entry:
         # Per matter per day, the matter lives on the events: move them, and the day regroups.

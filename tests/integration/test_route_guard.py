@@ -64,6 +64,8 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "commit": True,
         "job_id": "guard-job-1",
     },
+    "SuggestFor": lambda v: {"event_id": v["event_id"]},
+    "Feedback": lambda v: {"event_id": v["event_id"], "matter_id": v["matter_id"]},
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",

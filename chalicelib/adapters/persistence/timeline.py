@@ -339,6 +339,8 @@ class TablePolicyRepository:
             templates=dict(item.get("templates", {})),
             firm_domains=frozenset(item.get("firm_domains", [])),
             rules=_rules_in(item.get("rules", [])),
+            auto_assign_at=float(item.get("auto_assign_at", 0.9)),
+            show_closed_cases=bool(item.get("show_closed_cases", False)),
             version=int_in(item.get("version", 0)),
         )
 
@@ -355,6 +357,8 @@ class TablePolicyRepository:
             "templates": dict(policy.templates),
             "firm_domains": sorted(policy.firm_domains),
             "rules": _rules_out(policy.rules),
+            "auto_assign_at": Decimal(str(policy.auto_assign_at)),
+            "show_closed_cases": policy.show_closed_cases,
         }
         before = self.get(policy.firm_id)
         version = self._writer.write(
