@@ -206,6 +206,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if report["error_count"] else 0
 
 
+def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
+    from devstack.suggestion_eval import main as evaluate
+
+    return int(evaluate(args.rest) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matterline", description="Matterline's admin command line.")
     parser.add_argument("--var", type=Path, default=VAR, help="the devstack's state folder (default: var/)")
@@ -246,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--commit", action="store_true", help="import (default: preview only)")
     importer.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
     importer.set_defaults(handler=cmd_import)
+
+    suggest = commands.add_parser("suggest", help="matter suggestions")
+    suggest_commands = suggest.add_subparsers(dest="suggest_command", required=True)
+    evaluate = suggest_commands.add_parser(
+        "evaluate", help="evaluate the engine on a generated labelled set (--help for its options)"
+    )
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER, help="options for the evaluation")
+    evaluate.set_defaults(handler=cmd_suggest_evaluate)
 
     schedule = commands.add_parser("schedule", help="fire one of the app's schedules now")
     schedule.add_argument("name")

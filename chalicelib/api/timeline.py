@@ -266,6 +266,7 @@ def _policy_out(policy: CapturePolicy) -> PolicyOut:
         rules=[RuleIn(scope=r.scope, value=r.value, category=r.category) for r in policy.rules],
         auto_assign_at=policy.auto_assign_at,
         show_closed_cases=policy.show_closed_cases,
+        matter_number_patterns=list(policy.matter_number_patterns),
     )
 
 
@@ -297,6 +298,7 @@ def put_policy(call: Call) -> PolicyOut:
         rules=tuple(rule.to_rule() for rule in body.rules),
         auto_assign_at=body.auto_assign_at,
         show_closed_cases=body.show_closed_cases,
+        matter_number_patterns=tuple(body.matter_number_patterns),
         version=body.version,
     )
     return _policy_out(services().timeline.update_policy(call.principal, policy))

@@ -357,6 +357,22 @@ class PolicyIn(Input):
     rules: list[RuleIn] = Field(default_factory=list, max_length=1000)
     auto_assign_at: float = Field(default=0.9, gt=0.5, le=1.0)
     show_closed_cases: bool = False
+    matter_number_patterns: list[str] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> PolicyIn:
+        import re
+
+        for pattern in self.matter_number_patterns:
+            if not 2 <= len(pattern) <= 200:
+                raise ValueError(f"matter number pattern {pattern!r} must be 2 to 200 characters")
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(
+                    f"matter number pattern {pattern!r} is not a regular expression: {error}"
+                ) from error
+        return self
 
 
 class PolicyOut(PolicyIn):

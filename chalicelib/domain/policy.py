@@ -25,6 +25,8 @@ class CapturePolicy:
     # Matter suggestions: assign without asking at or above this confidence; offer closed matters or not.
     auto_assign_at: float = 0.9
     show_closed_cases: bool = False
+    # What the firm's matter numbers look like (regular expressions); empty means the engine's default.
+    matter_number_patterns: tuple[str, ...] = ()
     version: int = 0
 
     def rounding_for(self, matter_id: str | None) -> Rounding:

@@ -123,6 +123,7 @@ class SuggestionService:
             every_item(lambda cursor: self._matters.list_contacts(firm_id, cursor, 200)),
             firm_domains=policy.firm_domains,
             include_closed=policy.show_closed_cases,
+            number_patterns=policy.matter_number_patterns or None,
         )
         with self._lock:
             self._indexes[firm_id] = (time.monotonic(), index)

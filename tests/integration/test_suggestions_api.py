@@ -174,3 +174,29 @@ def test_assigning_an_entry_in_the_timeline_teaches_the_engine_too(api, firm_a) 
         "before" in reason or "chose" in reason or "earlier" in reason
         for reason in later["suggestions"][0]["reasons"]
     )
+
+
+def test_the_firm_sets_what_its_matter_numbers_look_like_and_a_bad_pattern_is_refused(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    policy = api.call("GET", "/capture/policy", token=admin).body
+    bad = api.call(
+        "PUT", "/capture/policy", token=admin, body={**policy, "matter_number_patterns": ["([0-9"]}
+    )
+    assert bad.status == 422
+    client = api.call("POST", "/clients", token=admin, body={"name": "Tailspin"}).body
+    matter = api.call(
+        "POST",
+        "/matters",
+        token=admin,
+        body={"number": "TS12345", "name": "Tailspin audit", "client_id": client["client_id"]},
+    ).body
+    good = api.call(
+        "PUT", "/capture/policy", token=admin, body={**policy, "matter_number_patterns": [r"TS\d{5}"]}
+    )
+    assert good.status == 200 and good.body["matter_number_patterns"] == [r"TS\d{5}"]
+    api.container.suggestions.forget_index(firm_a.firm.firm_id)
+    attorney = api.token_for(firm_a, Role.ATTORNEY)
+    result = api.call(
+        "POST", "/suggestions", token=attorney, body={"item": {"subject": "Audit notes ts12345"}}
+    ).body
+    assert result["suggestions"][0]["matter_id"] == matter["matter_id"]

@@ -341,6 +341,7 @@ class TablePolicyRepository:
             rules=_rules_in(item.get("rules", [])),
             auto_assign_at=float(item.get("auto_assign_at", 0.9)),
             show_closed_cases=bool(item.get("show_closed_cases", False)),
+            matter_number_patterns=tuple(item.get("matter_number_patterns", [])),
             version=int_in(item.get("version", 0)),
         )
 
@@ -359,6 +360,7 @@ class TablePolicyRepository:
             "rules": _rules_out(policy.rules),
             "auto_assign_at": Decimal(str(policy.auto_assign_at)),
             "show_closed_cases": policy.show_closed_cases,
+            "matter_number_patterns": list(policy.matter_number_patterns),
         }
         before = self.get(policy.firm_id)
         version = self._writer.write(
