@@ -105,7 +105,7 @@ def build_container(
         matters=matter_repository,
         timeline=timeline_repository,
         policies=policies,
-        learning=TableLearningStore(table),
+        learning=TableLearningStore(table, clock),
         clock=clock,
     )
     timeline = TimelineService(

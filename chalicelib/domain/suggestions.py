@@ -20,35 +20,37 @@ The index (``MatterIndex.build``, once per firm and matter list)
     - closed matters are not offered unless the firm asks (``include_closed``); pending ones are.
     - compact: parallel lists and ``array``s of ints, no object per matter or contact.
 
-The evidence and its weights (log-odds, added per matter; within one kind only the strongest counts, so
-three people from the same client are not three times the evidence)
+Three layers of evidence, combined into one probability per matter and one for "none of these"
 
-    kind              weight                                   when
-    number            subject 6.0 · attachment 5.5 ·           the matter's number appears there
-                      meeting text 5.0 · body preview 4.0
-    thread            5.0 · share · trust(0.25)                 the firm assigned this conversation before
-                                                               (full weight), or this user did (learned)
-    learned contact   4.0 · share · trust(1.0)                  this user chose the matter for this address
-    learned domain    2.5 · share · trust(2.0)                  ... or for this (non-free-mail) domain
-    contact on matter 1.5                                       a participant is one of the matter's contacts
-    client            contact 3.0 · domain 2.5                  a participant is a contact of the matter's
-                                                               client, or writes from the client's domain;
-                                                               every offered matter of that client gets it
-    closed            -1.0                                      (only when closed matters are offered)
+    1. who is on it — a prior from the index, log-weights per matter (each kind counted once, at its
+       strongest, so three people from one client are not three times the evidence):
+           client            contact 3.0 · domain 2.5   a participant is a contact of the matter's client,
+                                                        or writes from its domain: every offered matter of
+                                                        the client gets it (a client with four open matters
+                                                        spreads it four ways)
+           contact on matter 1.5                        a participant is named on the matter
+           closed            -1.0                       (only when closed matters are offered)
+           none of these     NONE_WEIGHT 1.0
+       Q0(m) = e^w(m) / (e^NONE + Σ e^w) — every other matter of those clients counts in the sum.
+    2. what this user chose before, for these addresses (and, at a quarter of the weight, their domains):
+       decayed counts L(m) — every choice weighs 1 and halves every ``half_life_days`` (30), a correction
+       also halves the replaced matter's weight, "no matter" is a choice too — blended with the prior as
+       pseudo-counts: Q(m) = (L(m) + A·Q0(m)) / (L + A), A = LEARNING_PRIOR_COUNT (2). With little
+       history the prior speaks; with a lot, the user's own frequencies do (and they are calibrated by
+       construction); a recent correction soon outweighs an old habit.
+    3. what names it — likelihood ratios on top: P(m) ∝ Q(m) · e^t(m), P(none) ∝ Q(none):
+           matter number     subject 6.0 · attachment 5.5 · meeting text 5.0 · body preview 4.0
+           thread            5.0 the firm assigned this conversation before (or 5.0 · share · trust for
+                             this user's own earlier choices in it, trust = mass / (mass + 0.25))
+           matter name       3.0 in the subject or meeting text, among the clients' matters in question
 
-``share`` is the matter's part of everything this user chose for that key, ``trust = mass / (mass + τ)``
-grows with how much was chosen, and every choice's weight halves every ``half_life_days`` (30): recent
-choices weigh more, and a correction (``Learning.observe(..., replaced=...)`` also halves the replaced
-matter's weight) soon beats an old habit.
-
-Confidence: a softmax over the candidate matters and one "none of these" outcome of weight
-``NONE_WEIGHT`` (1.0), i.e. ``confidence(m) = e^S(m) / (e^NONE + Σ e^S)``. Evidence that fits several
-matters (a client with four open matters) spreads the probability over them, and so does contradicting
-evidence (the thread says A, the subject B); an item with only weak evidence keeps most of its mass on
-"none". The thresholds then mean what they say: at or above ``auto_assign_at`` the top matter is assigned
-automatically (and the result says so), below ``abstain_below`` nothing is proposed (the suggestions are
-still returned, ranked, for a picker). An item where everyone is inside the firm and nothing names a
-matter (no number, thread or learned choice) abstains whatever else is known.
+The thresholds then mean what they say: at or above ``auto_assign_at`` the top matter is assigned
+automatically (and the result says so), unless strong evidence (a number in the subject, an attachment
+or the meeting text, or the thread: weight ≥ ``WEIGHT_STRONG``) points to another matter — then a person
+decides; below ``abstain_below`` nothing is proposed (the suggestions are still returned, ranked, for a
+picker). Mail where everyone is inside the firm gets no client evidence at all, so it abstains unless a
+number, the thread or the user's history names a matter. ``devstack/suggestion_eval.py`` measures how
+well the confidence is calibrated on a labelled set.
 """
 
 from __future__ import annotations
@@ -73,20 +75,24 @@ GENERIC_NUMBER_PATTERN = r"[A-Z0-9]+(?:[-./_][A-Z0-9]+)+"
 DIGITS_NUMBER_PATTERN = r"\d{4,8}"
 DEFAULT_NUMBER_PATTERNS: tuple[str, ...] = (GENERIC_NUMBER_PATTERN,)
 
-DEFAULT_ABSTAIN_BELOW = 0.6
-DEFAULT_AUTO_ASSIGN_AT = 0.9
+DEFAULT_ABSTAIN_BELOW = 0.5
+DEFAULT_AUTO_ASSIGN_AT = 0.95
 DEFAULT_HALF_LIFE_DAYS = 30.0
 
 NONE_WEIGHT = 1.0
 WEIGHT_NUMBER = {"subject": 6.0, "attachment": 5.5, "meeting text": 5.0, "body": 4.0}
 WEIGHT_THREAD = 5.0
-WEIGHT_LEARNED_CONTACT = 4.0
-WEIGHT_LEARNED_DOMAIN = 2.5
 WEIGHT_CONTACT_ON_MATTER = 1.5
 WEIGHT_CLIENT_CONTACT = 3.0
 WEIGHT_CLIENT_DOMAIN = 2.5
+WEIGHT_NAME = 3.0
+WEIGHT_STRONG = 5.0  # text evidence this strong for another matter blocks an automatic assignment
 WEIGHT_CLOSED = -1.0
-TRUST = {"thread": 0.25, "contact": 1.0, "domain": 2.0}
+THREAD_TRUST = 0.25
+LEARNING_PRIOR_COUNT = 2.0
+DOMAIN_COUNT_FACTOR = 0.25
+MIN_NAME_CHARS = 8
+MAX_NAME_CHECKS_PER_CLIENT = 200
 
 MAX_CLIENTS_PER_DOMAIN = 4
 MAX_SCAN_CHARS = 4_000  # per field: a body preview is 255 characters in Graph; this bounds pasted text
@@ -315,6 +321,7 @@ def item_keys(item: SuggestionItem, firm_domains: Collection[str]) -> _Keys:
 
 
 _Entry = list[float]  # [weight at as_of, as_of (epoch seconds), count]
+NO_MATTER = ""  # the learning key of "belongs to no matter"
 
 
 class Learning:
@@ -342,7 +349,7 @@ class Learning:
     def observe(
         self,
         item: SuggestionItem,
-        matter_id: str,
+        matter_id: str | None,
         at: datetime | None = None,
         *,
         firm_domains: Collection[str] = (),
@@ -350,10 +357,13 @@ class Learning:
     ) -> None:
         """The user assigned ``item`` to ``matter_id`` (instead of ``replaced``, if they corrected one).
 
-        Recorded for the item's external addresses and phones, their domains (free-mail and the firm's own
-        excepted) and its thread. A correction also halves the replaced matter's weight for those keys.
+        ``None`` records that it belongs to no matter (a greeting, an invoice query): for those people it
+        weighs for "none of these" next time. Recorded for the item's external addresses and phones, their
+        domains (free-mail and the firm's own excepted) and its thread. A correction also halves the
+        replaced matter's weight for those keys.
         """
         when = _epoch(at or item.at)
+        chosen = matter_id or NO_MATTER
         keys = item_keys(item, firm_domains)
         for kind, values in (
             ("contact", keys.contacts),
@@ -363,8 +373,8 @@ class Learning:
             table = self._keys[kind]
             for key in values:
                 entries = table.setdefault(key, {})
-                self._add(entries, matter_id, when)
-                if replaced and replaced != matter_id and replaced in entries:
+                self._add(entries, chosen, when)
+                if replaced and replaced != chosen and replaced in entries:
                     entry = entries[replaced]
                     entry[0] = self._decayed(entry, when) / 2
                     entry[1] = max(entry[1], when)
@@ -744,9 +754,11 @@ def _extend(found: list[tuple[str, int]], written: str, hit: int | tuple[int, ..
 # ---------------------------------------------------------------- suggest
 
 
-def _put(
-    table: dict[int, dict[str, tuple[float, str]]], ix: int, kind: str, weight: float, reason: str
-) -> None:
+_Reasons = dict[int, dict[str, tuple[float, str]]]
+
+
+def _put(table: _Reasons, ix: int, kind: str, weight: float, reason: str) -> None:
+    """Keep the strongest evidence of each kind per matter."""
     kinds = table.get(ix)
     if kinds is None:
         table[ix] = {kind: (weight, reason)}
@@ -782,16 +794,17 @@ def suggest(
 ) -> SuggestionResult:
     """Rank the offered matters for ``item``, best first, at most ``limit``; decide and explain.
 
-    ``thread_matter`` is the firm's earlier assignment of the item's conversation (from any user);
+    ``thread_matter`` is the firm's earlier assignment of the item's conversation (by any user);
     ``learning`` is this user's own history; ``now`` (default: the item's time) ages the learning.
     """
     moment = now or item.at
-    specific: dict[int, dict[str, tuple[float, str]]] = {}
+    who = "attendee" if item.kind == EventKind.MEETING else "participant"
+    keys = item_keys(item, index.firm_domains)
+    text: _Reasons = {}  # what names the matter: numbers, names, the thread
+    people: _Reasons = {}  # who is on it: contacts named on the matter
     client_weight: dict[int, tuple[float, str]] = {}
-    meeting = item.kind == EventKind.MEETING
-    who = "attendee" if meeting else "participant"
 
-    # 1. matter numbers, one scan per field
+    # 1. matter numbers: one scan per field over every offered matter at once
     for field_name, texts in (
         ("subject", (item.subject,)),
         ("attachment", item.attachment_names),
@@ -799,139 +812,208 @@ def suggest(
         ("body", (item.body_preview,)),
     ):
         weight = WEIGHT_NUMBER[field_name]
-        for text in texts:
-            for written, ix in index.find_numbers(text):
-                where = f"attachment '{text}'" if field_name == "attachment" else f"the {field_name}"
-                _put(specific, ix, "number", weight, f"matter number {written} in {where}")
+        for value in texts:
+            for written, ix in index.find_numbers(value):
+                where = f"attachment '{value}'" if field_name == "attachment" else f"the {field_name}"
+                _put(text, ix, "number", weight, f"matter number {written} in {where}")
 
     # 2. the thread: the firm's earlier assignment
     if thread_matter is not None:
         thread_ix = index.matter_ix(thread_matter)
         if thread_ix is not None:
-            _put(specific, thread_ix, "thread", WEIGHT_THREAD, "this conversation was assigned to it before")
+            _put(text, thread_ix, "thread", WEIGHT_THREAD, "this conversation was assigned to it before")
 
-    keys = item_keys(item, index.firm_domains)
-
-    # 3. what this user chose before
-    if learning is not None:
-        when = _epoch(moment)
-        for kind, values, base in (
-            ("thread", (keys.thread,) if keys.thread else (), WEIGHT_THREAD),
-            ("contact", keys.contacts, WEIGHT_LEARNED_CONTACT),
-            ("domain", keys.domains, WEIGHT_LEARNED_DOMAIN),
-        ):
-            tau = TRUST[kind]
-            evidence_kind = "thread" if kind == "thread" else f"learned {kind}"
-            for key in values:
-                entries = learning._entries(kind, key)
-                if not entries:
-                    continue
-                weights = {m: learning._decayed(e, when) for m, e in entries.items()}
-                mass = sum(weights.values())
-                if mass <= 0:
-                    continue
-                trust = mass / (mass + tau)
-                for matter_id, weight in weights.items():
-                    learned_ix = index.matter_ix(matter_id)
-                    if learned_ix is None or weight <= 0:
-                        continue
-                    entry = entries[matter_id]
-                    times = int(entry[2])
-                    last = _ago(when - entry[1])
-                    if kind == "thread":
-                        reason = f"you assigned this conversation to it before (last {last})"
-                    elif kind == "contact":
-                        reason = f"you chose it for {key} {_plural(times, 'time')} (last {last})"
-                    else:
-                        reason = f"you chose it for mail from {key} {_plural(times, 'time')} (last {last})"
-                    _put(specific, learned_ix, evidence_kind, base * (weight / mass) * trust, reason)
-
-    # 4. participants → contacts → clients and matters; domains → clients
+    # 3. participants → contacts → their client and the matters naming them; unknown address → domain
     if not keys.internal_only:
         for address in keys.contacts:
             contacts = index.contacts_for(address)
             for cx in contacts:
                 name = index._contact_names[cx]
-                linked = index._contact_matters.get(cx, ())
-                for ix in linked:
-                    _put(
-                        specific,
-                        ix,
-                        "contact on matter",
-                        WEIGHT_CONTACT_ON_MATTER,
-                        f"{who} {address} ({name}) is a contact on this matter",
-                    )
+                for ix in index._contact_matters.get(cx, ()):
+                    reason = f"{who} {address} ({name}) is a contact on this matter"
+                    _put(people, ix, "contact on matter", WEIGHT_CONTACT_ON_MATTER, reason)
                 owner = index._contact_client[cx]
                 if owner >= 0:
                     current = client_weight.get(owner)
                     if current is None or current[0] < WEIGHT_CLIENT_CONTACT:
-                        client_weight[owner] = (
-                            WEIGHT_CLIENT_CONTACT,
-                            f"{who} {address} ({name}) is a contact of {index._client_names[owner]}",
-                        )
+                        client = index._client_names[owner]
+                        reason = f"{who} {address} ({name}) is a contact of {client}"
+                        client_weight[owner] = (WEIGHT_CLIENT_CONTACT, reason)
             if not contacts and "@" in address:
                 owners, domain = index.clients_for_domain(domain_of(address))
                 for owner in owners:
                     current = client_weight.get(owner)
                     if current is None or current[0] < WEIGHT_CLIENT_DOMAIN:
-                        client_weight[owner] = (
-                            WEIGHT_CLIENT_DOMAIN,
-                            f"{who} {address} writes from {domain}, {index._client_names[owner]}'s domain",
-                        )
+                        client = index._client_names[owner]
+                        reason = f"{who} {address} writes from {domain}, a domain of {client}"
+                        client_weight[owner] = (WEIGHT_CLIENT_DOMAIN, reason)
 
-    return _decide(index, specific, client_weight, keys, limit, abstain_below, auto_assign_at)
+    # 4. matter names in the subject or meeting text, among the matters of the clients in question
+    if client_weight and (item.subject or item.meeting_text):
+        places = [
+            (t.casefold(), where)
+            for t, where in ((item.subject, "subject"), (item.meeting_text, "meeting text"))
+            if t
+        ]
+        for owner in client_weight:
+            for ix in index._client_matters[owner][:MAX_NAME_CHECKS_PER_CLIENT]:
+                name = index._names[ix]
+                if len(name) < MIN_NAME_CHARS:
+                    continue
+                folded_name = name.casefold()
+                where = next((where for folded, where in places if folded_name in folded), "")
+                if where:
+                    _put(text, ix, "name", WEIGHT_NAME, f"the matter's name '{name}' is in the {where}")
+
+    # 5. what this user chose before: the thread (as text evidence), contacts and domains (as counts)
+    learned: dict[int, float] = {}
+    learned_reasons: _Reasons = {}
+    none_mass = none_strongest = 0.0
+    none_reason = ""
+    if learning is not None:
+        when = _epoch(moment)
+        if keys.thread:
+            entries = learning._entries("thread", keys.thread)
+            if entries:
+                weights = {m: learning._decayed(e, when) for m, e in entries.items()}
+                mass = sum(weights.values())
+                trust = mass / (mass + THREAD_TRUST)
+                for matter_id, weight in weights.items():
+                    learned_ix = index.matter_ix(matter_id) if matter_id else None
+                    if learned_ix is not None and weight > 0:
+                        last = _ago(when - entries[matter_id][1])
+                        reason = f"you assigned this conversation to it before (last {last})"
+                        _put(text, learned_ix, "thread", WEIGHT_THREAD * weight / mass * trust, reason)
+        for kind, values, factor in (
+            ("contact", keys.contacts, 1.0),
+            ("domain", keys.domains, DOMAIN_COUNT_FACTOR),
+        ):
+            for key in values:
+                entries = learning._entries(kind, key)
+                if not entries:
+                    continue
+                for matter_id, entry in entries.items():
+                    weight = learning._decayed(entry, when) * factor
+                    if weight <= 0:
+                        continue
+                    times = int(entry[2])
+                    last = _ago(when - entry[1])
+                    whose = key if kind == "contact" else f"mail from {key}"
+                    reason = f"you chose it for {whose} {_plural(times, 'time')} (last {last})"
+                    if not matter_id:
+                        none_mass += weight
+                        if weight > none_strongest:
+                            none_strongest = weight
+                            none_reason = f"you marked {whose} as no matter {_plural(times, 'time')}"
+                            none_reason += f" (last {last})"
+                        continue
+                    learned_ix = index.matter_ix(matter_id)
+                    if learned_ix is None:  # closed since, or not offered
+                        continue
+                    learned[learned_ix] = learned.get(learned_ix, 0.0) + weight
+                    _put(learned_reasons, learned_ix, kind, weight, reason)
+
+    return _rank(
+        index,
+        text=text,
+        people=people,
+        client_weight=client_weight,
+        learned=learned,
+        learned_reasons=learned_reasons,
+        none_mass=none_mass,
+        none_reason=none_reason,
+        keys=keys,
+        limit=limit,
+        abstain_below=abstain_below,
+        auto_assign_at=auto_assign_at,
+    )
 
 
-def _decide(
+def _rank(
     index: MatterIndex,
-    specific: dict[int, dict[str, tuple[float, str]]],
+    *,
+    text: _Reasons,
+    people: _Reasons,
     client_weight: dict[int, tuple[float, str]],
+    learned: dict[int, float],
+    learned_reasons: _Reasons,
+    none_mass: float,
+    none_reason: str,
     keys: _Keys,
     limit: int,
     abstain_below: float,
     auto_assign_at: float,
 ) -> SuggestionResult:
+    """Combine the evidence into one probability per matter (and for "none of these"), rank, decide.
+
+    prior     Q₀(m) ∝ e^(people(m) + client(m)),  Q₀(none) ∝ e^NONE_WEIGHT
+    learned   Q(m) = (L(m) + A·Q₀(m)) / (L + A)   L: this user's decayed choices for these people,
+                                                A = LEARNING_PRIOR_COUNT
+    text      P(m) ∝ Q(m) · e^(text(m)),  P(none) ∝ Q(none)
+    """
     exp = math.exp
     matter_client = index._matter_client
     closed = index._closed
-    # Scores of matters with evidence of their own (plus their client's weight).
-    scored: list[tuple[float, int]] = []
-    specific_per_client: dict[int, int] = {}
-    total = exp(NONE_WEIGHT)
-    for ix, kinds in specific.items():
+    candidates = set(text) | set(people) | set(learned)
+    # Structural prior over the candidates, the unlisted rest of each client in question, and "none".
+    structural: dict[int, float] = {}
+    per_client_listed: dict[int, int] = {}
+    for ix in candidates:
         owner = matter_client[ix]
-        score = sum(w for w, _ in kinds.values())
+        score = sum(w for w, _ in people.get(ix, {}).values())
         if owner in client_weight:
             score += client_weight[owner][0]
-            specific_per_client[owner] = specific_per_client.get(owner, 0) + 1
+            per_client_listed[owner] = per_client_listed.get(owner, 0) + 1
         if closed[ix]:
             score += WEIGHT_CLOSED
-        scored.append((score, ix))
-        total += exp(score)
-    # Every other offered matter of a client with evidence shares the client's weight: counted in the
-    # denominator as a group, listed only as far as the ranking can reach.
+        structural[ix] = exp(score)
+    rest: dict[int, float] = {}  # client → the prior mass of its matters not listed individually
     for owner, (weight, _) in client_weight.items():
         members = index._client_matters[owner]
-        rest = len(members) - specific_per_client.get(owner, 0)
-        if rest <= 0:
-            continue
+        unlisted = len(members) - per_client_listed.get(owner, 0)
         listed = 0
         for ix in members:
-            if ix in specific:
-                continue
-            score = weight + (WEIGHT_CLOSED if closed[ix] else 0.0)
-            scored.append((score, ix))
-            total += exp(score)
-            rest -= 1
-            listed += 1
-            if listed >= limit:
+            if unlisted <= 0 or listed >= limit:
                 break
-        total += rest * exp(weight)  # the unlisted (closed ones would weigh slightly less: ignored)
+            if ix in structural:
+                continue
+            structural[ix] = exp(weight + (WEIGHT_CLOSED if closed[ix] else 0.0))
+            unlisted -= 1
+            listed += 1
+        if unlisted > 0:
+            rest[owner] = unlisted * exp(weight)
+    none_prior = exp(NONE_WEIGHT)
+    z = none_prior + sum(structural.values()) + sum(rest.values())
 
-    scored.sort(key=lambda row: (-row[0], row[1]))
-    suggestions: list[Suggestion] = []
-    for score, ix in scored[:limit]:
-        reasons = [reason for _, reason in sorted(specific.get(ix, {}).values(), key=lambda wr: -wr[0])]
+    # Blend with what the user chose (pseudo-count A for the prior), then weigh the text evidence.
+    total_learned = sum(learned.values()) + none_mass
+    scale = 1.0 / (total_learned + LEARNING_PRIOR_COUNT)
+    alpha_z = LEARNING_PRIOR_COUNT / z
+    mass: dict[int, float] = {}
+    for ix, prior in structural.items():
+        q = (learned.get(ix, 0.0) + alpha_z * prior) * scale
+        kinds = text.get(ix)
+        if kinds:
+            q *= exp(sum(w for w, _ in kinds.values()))
+        mass[ix] = q
+    none_q = (none_mass + alpha_z * none_prior) * scale
+    rest_q = alpha_z * sum(rest.values()) * scale
+    total = none_q + rest_q + sum(mass.values())
+
+    ranked = sorted(mass.items(), key=lambda row: (-row[1], row[0]))[:limit]
+    conflict = ""
+    if ranked:
+        top_ix = ranked[0][0]
+        for ix, kinds in text.items():
+            strong = [reason for weight, reason in kinds.values() if weight >= WEIGHT_STRONG]
+            if ix != top_ix and strong:
+                conflict = f"but {strong[0]} points to {index._numbers[ix]}"
+                break
+    suggestions = []
+    for ix, q in ranked:
+        reasons = [r for _, r in sorted(text.get(ix, {}).values(), key=lambda wr: -wr[0])]
+        reasons += [r for _, r in sorted(learned_reasons.get(ix, {}).values(), key=lambda wr: -wr[0])]
+        reasons += [r for _, r in people.get(ix, {}).values()]
         owner = matter_client[ix]
         if owner in client_weight:
             count = len(index._client_matters[owner])
@@ -943,18 +1025,33 @@ def _decide(
                 matter_id=index._matter_ids[ix],
                 number=index._numbers[ix],
                 name=index._names[ix],
-                confidence=exp(score) / total,
+                confidence=q / total,
                 reasons=tuple(reasons),
             )
         )
-    return _verdict(tuple(suggestions), keys, specific, client_weight, index, abstain_below, auto_assign_at)
+    return _verdict(
+        tuple(suggestions),
+        conflict=conflict,
+        keys=keys,
+        text=text,
+        client_weight=client_weight,
+        none_share=none_q / total,
+        none_reason=none_reason,
+        index=index,
+        abstain_below=abstain_below,
+        auto_assign_at=auto_assign_at,
+    )
 
 
 def _verdict(
     suggestions: tuple[Suggestion, ...],
+    *,
+    conflict: str,
     keys: _Keys,
-    specific: dict[int, dict[str, tuple[float, str]]],
+    text: _Reasons,
     client_weight: dict[int, tuple[float, str]],
+    none_share: float,
+    none_reason: str,
     index: MatterIndex,
     abstain_below: float,
     auto_assign_at: float,
@@ -971,24 +1068,24 @@ def _verdict(
     label = f"{top.number} {top.name}"
     because = top.reasons[0] if top.reasons else "no particular reason"
     percent = f"{top.confidence:.0%}"
-    if top.confidence >= auto_assign_at:
-        return SuggestionResult(
-            suggestions, Decision.AUTO_ASSIGN, f"assigned automatically to {label} ({percent}): {because}"
-        )
-    if top.confidence >= abstain_below:
-        runner = (
-            f"; next {suggestions[1].number} ({suggestions[1].confidence:.0%})"
-            if len(suggestions) > 1
-            else ""
-        )
-        return SuggestionResult(
-            suggestions, Decision.SUGGEST, f"suggesting {label} ({percent}): {because}{runner}"
-        )
-    if not specific and len(client_weight) == 1:
+    if top.confidence >= auto_assign_at and not conflict:
+        explanation = f"assigned automatically to {label} ({percent}): {because}"
+        return SuggestionResult(suggestions, Decision.AUTO_ASSIGN, explanation)
+    if top.confidence >= abstain_below or (conflict and top.confidence >= auto_assign_at):
+        runner = ""
+        if conflict:
+            runner = f"; {conflict}"
+        elif len(suggestions) > 1:
+            runner = f"; next {suggestions[1].number} ({suggestions[1].confidence:.0%})"
+        explanation = f"suggesting {label} ({percent}): {because}{runner}"
+        return SuggestionResult(suggestions, Decision.SUGGEST, explanation)
+    if none_reason and none_share > top.confidence:
+        why = none_reason
+    elif not text and len(client_weight) == 1:
         owner = next(iter(client_weight))
         count = len(index._client_matters[owner])
         why = f"{index._client_names[owner]} has {_plural(count, 'offered matter')} and nothing points to one"
-    elif not specific and len(client_weight) > 1:
+    elif not text and len(client_weight) > 1:
         why = f"the participants belong to {len(client_weight)} clients and nothing points to one matter"
     else:
         why = f"the best match, {label}, is only {percent} likely"

@@ -10,6 +10,7 @@ from chalicelib.adapters.persistence.codec import int_in
 from chalicelib.adapters.persistence.table import AttributeEquals, ConditionFailed, ItemAbsent, Table
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.suggestions import Learning
+from chalicelib.ports import Clock
 
 MAX_ATTEMPTS = 5
 
@@ -21,8 +22,9 @@ def _thread_key(firm_id: str, conversation_id: str) -> tuple[str, str]:
 class TableLearningStore:
     """A user's learning is one item in their timeline partition (pruned to stay far below 400 KB)."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, clock: Clock) -> None:
         self._table = table
+        self._clock = clock
 
     def load(self, firm_id: str, user_id: str) -> Learning:
         item = self._table.get(keys.timeline(firm_id, user_id), "LEARNING")
@@ -36,6 +38,8 @@ class TableLearningStore:
             learning = Learning.from_dict(json.loads(item["state"])) if item else Learning()
             version = int_in(item["version"]) if item else 0
             change(learning)
+            # Forget choices whose weight has decayed to nothing, so the item stays far below 400 KB.
+            learning.prune(self._clock.now())
             condition = AttributeEquals("version", version) if item else ItemAbsent()
             try:
                 self._table.put(
