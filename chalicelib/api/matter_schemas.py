@@ -112,6 +112,15 @@ class MatterOut(ApiModel):
         return cls(**{k: data[k] for k in cls.model_fields})
 
 
+class ClientSearch(PageQuery):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ContactSearch(PageQuery):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+
+
 class MatterSearch(PageQuery):
     number: str | None = Field(default=None, min_length=1, max_length=40)
     name: str | None = Field(default=None, min_length=1, max_length=300)

@@ -12,12 +12,14 @@ from chalicelib.api.matter_schemas import (
     ClientIn,
     ClientOut,
     ClientPage,
+    ClientSearch,
     ClientUpdate,
     CloseMatter,
     CodeOut,
     ContactIn,
     ContactOut,
     ContactPage,
+    ContactSearch,
     ContactUpdate,
     ImportIn,
     ImportOut,
@@ -31,7 +33,6 @@ from chalicelib.api.matter_schemas import (
     UtbmsOut,
 )
 from chalicelib.api.routing import Api, Call, services
-from chalicelib.api.schemas import PageQuery
 
 if TYPE_CHECKING:
     from chalicelib.domain.imports import ImportKind
@@ -40,9 +41,16 @@ matters = Blueprint(__name__)
 api = Api(matters, "matters")
 
 
-@api.route("/clients", "GET", summary="The firm's clients", query=PageQuery, response=ClientPage)
+@api.route(
+    "/clients",
+    "GET",
+    summary="The firm's clients, or those whose name starts with `name`",
+    query=ClientSearch,
+    response=ClientPage,
+)
 def list_clients(call: Call) -> ClientPage:
-    page = services().matters.clients(call.principal, call.query.cursor, call.query.limit)
+    query: ClientSearch = call.query
+    page = services().matters.clients(call.principal, query.name, query.cursor, query.limit)
     return ClientPage(items=[ClientOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -113,9 +121,16 @@ def close_matter(call: Call, matter_id: str) -> MatterOut:
     )
 
 
-@api.route("/contacts", "GET", summary="The firm's contacts", query=PageQuery, response=ContactPage)
+@api.route(
+    "/contacts",
+    "GET",
+    summary="The firm's contacts, by name prefix or email",
+    query=ContactSearch,
+    response=ContactPage,
+)
 def list_contacts(call: Call) -> ContactPage:
-    page = services().matters.contacts(call.principal, call.query.cursor, call.query.limit)
+    query: ContactSearch = call.query
+    page = services().matters.contacts(call.principal, query.name, query.email, query.cursor, query.limit)
     return ContactPage(items=[ContactOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
 

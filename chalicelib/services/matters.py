@@ -58,8 +58,11 @@ class MatterService:
             raise NotFound("there is no such client in your firm")
         return client
 
-    def clients(self, principal: Principal, cursor: str | None, limit: int) -> Page[Client]:
+    def clients(self, principal: Principal, name: str | None, cursor: str | None, limit: int) -> Page[Client]:
+        """All clients, or those whose name starts with ``name``."""
         principal.require(Permission.MATTERS_READ)
+        if name:
+            return self._repo.clients_named(principal.firm_id, name, cursor, limit)
         return self._repo.list_clients(principal.firm_id, cursor, limit)
 
     # matters
@@ -158,8 +161,16 @@ class MatterService:
             raise NotFound("there is no such contact in your firm")
         return contact
 
-    def contacts(self, principal: Principal, cursor: str | None, limit: int) -> Page[Contact]:
+    def contacts(
+        self, principal: Principal, name: str | None, email: str | None, cursor: str | None, limit: int
+    ) -> Page[Contact]:
+        """All contacts, those whose name starts with ``name``, or the one with ``email``."""
         principal.require(Permission.MATTERS_READ)
+        if email:
+            found = self._repo.contact_by_email(principal.firm_id, email)
+            return Page([found] if found else [], None)
+        if name:
+            return self._repo.contacts_named(principal.firm_id, name, cursor, limit)
         return self._repo.list_contacts(principal.firm_id, cursor, limit)
 
     # activity types

@@ -172,3 +172,19 @@ def test_an_entry_is_rounded_by_its_matters_increment_else_its_clients_else_the_
     ).body
     assert on_matter["billed_seconds"] == 180 and on_matter["rounding_rule"] == "matter Q-2: 1 min"
     assert on_matter["raw_seconds"] == 130
+
+
+def test_clients_and_contacts_are_found_by_name_prefix_and_contacts_by_email(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    setup_client(api, admin, "Northwind Logistics")
+    setup_client(api, admin, "Contoso Pharma")
+    api.call(
+        "POST", "/contacts", token=admin, body={"name": "Dana Reyes", "emails": ["dana@northwind.example"]}
+    )
+    api.call("POST", "/contacts", token=admin, body={"name": "Dan Brown", "emails": ["dan@contoso.example"]})
+    names = [c["name"] for c in api.call("GET", "/clients?name=north", token=admin).body["items"]]
+    assert names == ["Northwind Logistics"]
+    dan = [c["name"] for c in api.call("GET", "/contacts?name=dan", token=admin).body["items"]]
+    assert sorted(dan) == ["Dan Brown", "Dana Reyes"]
+    by_email = api.call("GET", "/contacts?email=DANA@northwind.example", token=admin).body["items"]
+    assert [c["name"] for c in by_email] == ["Dana Reyes"]

@@ -247,7 +247,25 @@ def _matter_lookups(matter: Matter) -> list[Item]:
     ]
 
 
+def _client_lookups(client: Client) -> list[Item]:
+    ref = {"type": "client_ref", "firm_id": client.firm_id, "client_id": client.client_id}
+    return [
+        {"PK": f"FIRM#{client.firm_id}#CLIENTNAMES", "SK": f"{client.name.lower()}#{client.client_id}", **ref}
+    ]
+
+
 # ---------------------------------------------------------------- contacts
+
+
+def _contact_lookups(contact: Contact) -> list[Item]:
+    ref = {"type": "contact_ref", "firm_id": contact.firm_id, "contact_id": contact.contact_id}
+    return [
+        {
+            "PK": f"FIRM#{contact.firm_id}#CONTACTNAMES",
+            "SK": f"{contact.name.lower()}#{contact.contact_id}",
+            **ref,
+        }
+    ]
 
 
 def _contact_item(contact: Contact) -> Item:
@@ -335,6 +353,7 @@ class TableMatterRepository:
             to_item=_client_item,
             from_item=_client_from,
             guards_of=lambda c: _external_guards("client", c.firm_id, c.external_ids),
+            lookups_of=_client_lookups,
         )
         self.matters: _Store[Matter] = _Store(
             table,
@@ -366,6 +385,7 @@ class TableMatterRepository:
                 *(Guard(*keys.contact_email_guard(c.firm_id, e.lower()), "email", e) for e in c.emails),
                 *_external_guards("contact", c.firm_id, c.external_ids),
             ],
+            lookups_of=_contact_lookups,
         )
         self.activities: _Store[ActivityType] = _Store(
             table,
@@ -428,6 +448,40 @@ class TableMatterRepository:
             pk, KeyRange(prefix=prefix) if prefix else None, limit=limit, start_after=start
         )
         found = [m for ref in refs.items if (m := self.matter(firm_id, ref["matter_id"]))]
+        return Page(found, encode_cursor(refs.last_key))
+
+    def clients_named(self, firm_id: str, prefix: str, cursor: str | None, limit: int) -> Page[Client]:
+        """Clients whose name starts with ``prefix`` (one Query)."""
+        return self._by_name(
+            f"FIRM#{firm_id}#CLIENTNAMES", prefix, cursor, limit, "client_id", self.client, firm_id
+        )
+
+    def contacts_named(self, firm_id: str, prefix: str, cursor: str | None, limit: int) -> Page[Contact]:
+        """Contacts whose name starts with ``prefix`` (one Query)."""
+        return self._by_name(
+            f"FIRM#{firm_id}#CONTACTNAMES", prefix, cursor, limit, "contact_id", self.contact, firm_id
+        )
+
+    def contact_by_email(self, firm_id: str, email: str) -> Contact | None:
+        guard = self._table.get(*keys.contact_email_guard(firm_id, email.strip().lower()))
+        return self.contact(firm_id, guard["owner"]) if guard else None
+
+    def _by_name(
+        self,
+        pk: str,
+        prefix: str,
+        cursor: str | None,
+        limit: int,
+        id_field: str,
+        load: Callable[[str, str], Any],
+        firm_id: str,
+    ) -> Page[Any]:
+        try:
+            start = decode_cursor(cursor, "PK", pk)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from error
+        refs = self._table.query(pk, KeyRange(prefix=prefix.lower()), limit=limit, start_after=start)
+        found = [record for ref in refs.items if (record := load(firm_id, ref[id_field]))]
         return Page(found, encode_cursor(refs.last_key))
 
     def list_clients(self, firm_id: str, cursor: str | None, limit: int) -> Page[Client]:
