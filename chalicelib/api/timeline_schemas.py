@@ -355,7 +355,7 @@ class PolicyIn(Input):
     templates: dict[str, str] = Field(default_factory=dict, max_length=20)
     firm_domains: list[str] = Field(default_factory=list, max_length=50)
     rules: list[RuleIn] = Field(default_factory=list, max_length=1000)
-    auto_assign_at: float = Field(default=0.9, gt=0.5, le=1.0)
+    auto_assign_at: float = Field(default=0.95, gt=0.5, le=1.0)
     show_closed_cases: bool = False
     matter_number_patterns: list[str] = Field(default_factory=list, max_length=10)
 

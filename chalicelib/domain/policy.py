@@ -23,7 +23,7 @@ class CapturePolicy:
     firm_domains: frozenset[str] = frozenset()
     rules: tuple[ClassificationRule, ...] = ()
     # Matter suggestions: assign without asking at or above this confidence; offer closed matters or not.
-    auto_assign_at: float = 0.9
+    auto_assign_at: float = 0.95
     show_closed_cases: bool = False
     # What the firm's matter numbers look like (regular expressions); empty means the engine's default.
     matter_number_patterns: tuple[str, ...] = ()

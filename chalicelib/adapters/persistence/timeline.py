@@ -339,7 +339,7 @@ class TablePolicyRepository:
             templates=dict(item.get("templates", {})),
             firm_domains=frozenset(item.get("firm_domains", [])),
             rules=_rules_in(item.get("rules", [])),
-            auto_assign_at=float(item.get("auto_assign_at", 0.9)),
+            auto_assign_at=float(item.get("auto_assign_at", 0.95)),
             show_closed_cases=bool(item.get("show_closed_cases", False)),
             matter_number_patterns=tuple(item.get("matter_number_patterns", [])),
             version=int_in(item.get("version", 0)),
