@@ -54,13 +54,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from chalicelib.domain.csvfile import CsvRow, RowError, read_rows, utf8_size
 from chalicelib.domain.timeutil import utc_ms, zone
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -99,15 +99,6 @@ class CallRecord:
     @property
     def end(self) -> datetime:
         return self.start + timedelta(seconds=self.duration_seconds)
-
-
-@dataclasses.dataclass(frozen=True)
-class RowError:
-    """What is wrong with one field of one row (``field`` is ``file`` or ``row`` for the whole thing)."""
-
-    line: int
-    field: str
-    message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,12 +410,6 @@ def _show(value: str, limit: int = 60) -> str:
 # --- the file ----------------------------------------------------------------------------------------------
 
 
-def _utf8_size(text: str) -> int:
-    if len(text) * 4 <= MAX_BYTES:
-        return len(text)  # not the size, but under the limit whatever it is: no need to encode
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
 def _delimiter_for(header_line: str) -> str:
     """The delimiter that makes the header name the most known columns (then the most cells)."""
 
@@ -438,57 +423,6 @@ def _delimiter_for(header_line: str) -> str:
     return max(DELIMITERS, key=score)  # max keeps the first of equals: comma
 
 
-_SEP_LINE = re.compile(r"\s*sep=([,;\t|])\s*", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Row:
-    line: int
-    cells: list[str]
-
-
-def _read_rows(text: str) -> tuple[list[_Row], str, RowError | None]:
-    """Non-blank rows with the physical line each starts on, the delimiter, and why reading stopped early.
-
-    Reading also stops one row past the limit: the caller refuses the file then.
-    """
-    source = io.StringIO(text, newline="")
-    consumed = 0
-    delimiter = ","
-    while True:
-        position = source.tell()
-        line = source.readline()
-        if not line:
-            return [], delimiter, None
-        consumed += 1
-        if line.strip():
-            break
-    if sep := _SEP_LINE.fullmatch(line):
-        delimiter = sep[1]
-    else:
-        delimiter = _delimiter_for(line)
-        source.seek(position)
-        consumed -= 1
-    reader = csv.reader(source, delimiter=delimiter, quotechar='"', skipinitialspace=True, strict=False)
-    rows: list[_Row] = []
-    previous = 0
-    try:
-        for cells in reader:
-            start = consumed + previous + 1
-            previous = reader.line_num
-            if any(cell.strip() for cell in cells):
-                rows.append(_Row(start, cells))
-                if len(rows) > MAX_ROWS + 1:  # the header and one row too many
-                    break
-    except csv.Error as error:
-        return (
-            rows,
-            delimiter,
-            RowError(consumed + previous + 1, "row", f"the file cannot be read as CSV here: {error}"),
-        )
-    return rows, delimiter, None
-
-
 def parse_call_records(text: str, *, default_zone: str) -> CallImport:
     """Read a phone system's CSV export of call-detail records (see the module's notes for the rules).
 
@@ -496,7 +430,7 @@ def parse_call_records(text: str, *, default_zone: str) -> CallImport:
     raises ``InvalidInput``. Everything wrong with the text comes back as ``RowError``s.
     """
     tz = zone(default_zone)
-    size = _utf8_size(text)
+    size = utf8_size(text, MAX_BYTES)
     if size > MAX_BYTES:
         return CallImport(
             errors=[
@@ -508,7 +442,9 @@ def parse_call_records(text: str, *, default_zone: str) -> CallImport:
                 )
             ]
         )
-    rows, delimiter, unreadable = _read_rows(text.removeprefix("\ufeff"))
+    rows, delimiter, unreadable = read_rows(
+        text.removeprefix("\ufeff"), delimiter_for=_delimiter_for, max_rows=MAX_ROWS
+    )
     if not rows:
         return CallImport(
             errors=[
@@ -561,7 +497,7 @@ class _RowReader:
         self.zone_name = zone_name
         self.seen: dict[str, int] = {}
 
-    def read(self, row: _Row) -> tuple[CallRecord | None, list[RowError]]:
+    def read(self, row: CsvRow) -> tuple[CallRecord | None, list[RowError]]:
         """The record, or ``None`` for a missed call; or the errors (then no record)."""
         errors: list[RowError] = []
 

@@ -37,14 +37,14 @@ in an ordinary file). Whatever the text, the planners return errors rather than 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Generic, Literal, TypeVar
 
-from chalicelib.domain.calls import RowError, normalize_number
+from chalicelib.domain.calls import normalize_number
+from chalicelib.domain.csvfile import CsvRow, RowError, read_rows, utf8_size
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.identity import Role
 from chalicelib.domain.matters import (
@@ -240,12 +240,6 @@ def _show(value: str, limit: int = 60) -> str:
 
 
 @dataclass(frozen=True)
-class _Row:
-    line: int
-    cells: list[str]
-
-
-@dataclass(frozen=True)
 class _Column:
     index: int
     label: str
@@ -258,16 +252,10 @@ class _Table:
     delimiter: str
     columns: dict[str, _Column]
     unnamed: tuple[int, ...]
-    body: list[_Row]
+    body: list[CsvRow]
     header_errors: list[RowError]
     fatal: bool
     trailing_error: RowError | None
-
-
-def _utf8_size(text: str) -> int:
-    if len(text) * 4 <= MAX_BYTES:
-        return len(text)  # not the size, but under the limit whatever it is: no need to encode
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _delimiter_for(header_line: str, known: Mapping[str, str]) -> str:
@@ -283,53 +271,9 @@ def _delimiter_for(header_line: str, known: Mapping[str, str]) -> str:
     return max(DELIMITERS, key=score)  # max keeps the first of equals: comma
 
 
-_SEP_LINE = re.compile(r"\s*sep=([,;\t|])\s*", re.IGNORECASE)
-
-
-def _read_rows(text: str, known: Mapping[str, str]) -> tuple[list[_Row], str, RowError | None]:
-    """Non-blank rows with the physical line each starts on, the delimiter, and why reading stopped early.
-
-    Reading stops one row past the limit: the caller refuses the file then.
-    """
-    source = io.StringIO(text, newline="")
-    consumed = 0
-    while True:
-        position = source.tell()
-        line = source.readline()
-        if not line:
-            return [], ",", None
-        consumed += 1
-        if line.strip():
-            break
-    if sep := _SEP_LINE.fullmatch(line):
-        delimiter = sep[1]
-    else:
-        delimiter = _delimiter_for(line, known)
-        source.seek(position)
-        consumed -= 1
-    reader = csv.reader(source, delimiter=delimiter, quotechar='"', skipinitialspace=True, strict=False)
-    rows: list[_Row] = []
-    previous = 0
-    try:
-        for cells in reader:
-            start = consumed + previous + 1
-            previous = reader.line_num
-            if any(cell.strip() for cell in cells):
-                rows.append(_Row(start, cells))
-                if len(rows) > MAX_ROWS + 1:  # the header and one row too many
-                    break
-    except csv.Error as error:
-        return (
-            rows,
-            delimiter,
-            RowError(consumed + previous + 1, "row", f"the file cannot be read as CSV here: {error}"),
-        )
-    return rows, delimiter, None
-
-
 def _read_table(text: str, kind: ImportKind) -> _Table | list[RowError]:
     """The header mapped to columns and the data rows, or the one error that stops the file being read."""
-    size = _utf8_size(text)
+    size = utf8_size(text, MAX_BYTES)
     if size > MAX_BYTES:
         return [
             RowError(
@@ -340,7 +284,9 @@ def _read_table(text: str, kind: ImportKind) -> _Table | list[RowError]:
             )
         ]
     known = _BY_KEY[kind]
-    rows, delimiter, unreadable = _read_rows(text.removeprefix("\ufeff"), known)
+    rows, delimiter, unreadable = read_rows(
+        text.removeprefix("\ufeff"), delimiter_for=lambda line: _delimiter_for(line, known), max_rows=MAX_ROWS
+    )
     if not rows:
         return [
             unreadable
@@ -424,7 +370,7 @@ _ONE: dict[ImportKind, str] = {
 class _Cells:
     """One data row's values by column, and what is wrong with them."""
 
-    def __init__(self, table: _Table, row: _Row) -> None:
+    def __init__(self, table: _Table, row: CsvRow) -> None:
         self.table = table
         self.row = row
         self.line = row.line
