@@ -230,21 +230,9 @@ class TimelineService:
     def view(self, principal: Principal, first_day: date, last_day: date) -> TimelineView:
         """The caller's own timeline for a range of their days (in their time zone)."""
         principal.require(Permission.TIME_READ_OWN)
-        if last_day < first_day or (last_day - first_day).days >= MAX_RANGE_DAYS:
-            raise InvalidInput(
-                f"a range runs forward and covers at most {MAX_RANGE_DAYS} days",
-                field_errors=[FieldError("end", "must be on or after start, within 62 days")],
-            )
-        firm_id, user_id = principal.firm_id, principal.subject_id
-        zone_name = self.zone_of(firm_id, user_id)
-        start, _ = day_bounds(first_day, zone_name)
-        _, end = day_bounds(last_day, zone_name)
-        events, entries = self._timeline.between(firm_id, user_id, start, end)
-        policy = self._policies.get(firm_id)
-        user_rules, _ = self._policies.user_rules(firm_id, user_id)
-        shown = [(e, self._classify(e, policy, user_rules)) for e in events if not e.deleted]
+        zone_name, shown, entries = self._range(principal.firm_id, principal.subject_id, first_day, last_day)
         return TimelineView(
-            user_id=user_id,
+            user_id=principal.subject_id,
             time_zone=zone_name,
             first_day=first_day,
             last_day=last_day,
@@ -259,14 +247,26 @@ class TimelineService:
             principal.require(Permission.ROSTER_READ)
         if self._users.get(principal.firm_id, user_id) is None:
             raise NotFound("there is no such user in your firm")
-        zone_name = self.zone_of(principal.firm_id, user_id)
+        _, classified, entries = self._range(principal.firm_id, user_id, first_day, last_day)
+        return _totals(classified, entries, include_personal=False)
+
+    def _range(
+        self, firm_id: str, user_id: str, first_day: date, last_day: date
+    ) -> tuple[str, list[tuple[ActivityEvent, Classification]], list[Entry]]:
+        """A user's zone, classified live events and entries for a range of their days (one Query)."""
+        if last_day < first_day or (last_day - first_day).days >= MAX_RANGE_DAYS:
+            raise InvalidInput(
+                f"a range runs forward and covers at most {MAX_RANGE_DAYS} days",
+                field_errors=[FieldError("end", f"must be on or after start, within {MAX_RANGE_DAYS} days")],
+            )
+        zone_name = self.zone_of(firm_id, user_id)
         start, _ = day_bounds(first_day, zone_name)
         _, end = day_bounds(last_day, zone_name)
-        events, entries = self._timeline.between(principal.firm_id, user_id, start, end)
-        policy = self._policies.get(principal.firm_id)
-        user_rules, _ = self._policies.user_rules(principal.firm_id, user_id)
+        events, entries = self._timeline.between(firm_id, user_id, start, end)
+        policy = self._policies.get(firm_id)
+        user_rules, _ = self._policies.user_rules(firm_id, user_id)
         classified = [(e, self._classify(e, policy, user_rules)) for e in events if not e.deleted]
-        return _totals(classified, entries, include_personal=False)
+        return zone_name, classified, entries
 
     # ------------------------------------------------------------ entries
 

@@ -262,11 +262,10 @@ class TableTimelineRepository:
         """Write and remove entries with version checks, each with its audit record, in transactions."""
         operations: list[tuple[list[Operation], Entry | None]] = []
         saved: list[Entry] = []
-        clock_writer = self._writer
         for entry in put:
             new = replace(entry, version=entry.version + 1)
             condition = ItemAbsent() if entry.version == 0 else AttributeEquals("version", entry.version)
-            audit = clock_writer.audit_item(
+            audit = self._writer.audit_item(
                 entry.firm_id,
                 "entry",
                 entry.entry_id,
@@ -278,7 +277,7 @@ class TableTimelineRepository:
             )
             operations.append(([Put(entry_item(new), condition), Put(audit, ItemAbsent())], new))
         for entry in remove:
-            audit = clock_writer.audit_item(
+            audit = self._writer.audit_item(
                 entry.firm_id,
                 "entry",
                 entry.entry_id,
