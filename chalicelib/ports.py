@@ -9,6 +9,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.api_tokens import ApiToken
 from chalicelib.domain.audit import AuditRecord
+from chalicelib.domain.billing import (
+    OAuthTokens,
+    RemoteActivityType,
+    RemoteContact,
+    RemoteMatter,
+    RemoteUser,
+    TimePosting,
+)
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
 from chalicelib.domain.entries import Entry
@@ -248,3 +256,51 @@ class MatterAssistant(Protocol):
         matter_id: str,
         replaced: str | None,
     ) -> None: ...
+
+
+# ------------------------------------------------------------------ billing systems
+
+
+class TokenSource(Protocol):
+    """Gives a billing adapter a valid access token and renews it when the system says it expired."""
+
+    def current(self) -> OAuthTokens: ...
+
+    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
+        """Renew after ``rejected`` was refused (401). Raises ``ReauthorizationRequired`` if it cannot."""
+        ...
+
+
+class OAuthClient(Protocol):
+    """A billing system's OAuth2 authorization-code flow."""
+
+    def authorize_url(self, state: str, redirect_uri: str) -> str: ...
+
+    def exchange_code(self, code: str, redirect_uri: str) -> OAuthTokens: ...
+
+    def refresh(self, tokens: OAuthTokens) -> OAuthTokens: ...
+
+
+class BillingTarget(Protocol):
+    """One connected billing system account (Clio, Actionstep).
+
+    Reads page through everything (the adapter follows the system's paging). Every call honours the
+    system's rate limits (``X-RateLimit-*``, 429 + ``Retry-After``) and renews the access token once on a
+    401 through its ``TokenSource``. Failures raise ``BillingError`` (``retryable`` when worth retrying).
+    """
+
+    def users(self) -> Iterable[RemoteUser]: ...
+
+    def matters(self, include_closed: bool, updated_since: datetime | None = None) -> Iterable[RemoteMatter]: ...
+
+    def contacts(self, updated_since: datetime | None = None) -> Iterable[RemoteContact]: ...
+
+    def activity_types(self) -> Iterable[RemoteActivityType]: ...
+
+    def find_posted(self, posting: TimePosting) -> str | None:
+        """The external id of a time entry an earlier attempt created for ``posting.reference``, if any."""
+        ...
+
+    def post_time(self, posting: TimePosting) -> str:
+        """Create the time entry; returns its external id. Not idempotent on the remote side."""
+        ...

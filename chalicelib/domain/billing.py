@@ -1,0 +1,235 @@
+"""Billing systems: what we sync in from them, what we post to them, and the connection's properties.
+
+Pure data and rules. The HTTP clients for Clio and Actionstep live in ``chalicelib/adapters/billing/``
+and implement ``chalicelib.ports.BillingTarget`` with these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from chalicelib.domain.errors import FieldError, InvalidInput
+
+
+class BillingSystem(StrEnum):
+    CLIO = "clio"
+    ACTIONSTEP = "actionstep"
+
+
+class BillingError(Exception):
+    """A billing system refused or failed a request; ``retryable`` says whether trying later may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class ReauthorizationRequired(BillingError):
+    """The connection's refresh token was refused: an admin must connect the billing system again."""
+
+    def __init__(self, message: str = "the billing system refused our refresh token; connect it again") -> None:
+        super().__init__(message, status=401, retryable=False)
+
+
+@dataclass(frozen=True)
+class OAuthTokens:
+    """A connection's OAuth tokens. ``api_base`` is where the account's API lives (Actionstep names it)."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    api_base: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteUser:
+    external_id: str
+    email: str
+    name: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RemoteMatter:
+    external_id: str
+    number: str
+    name: str
+    # "open", "pending" or "closed", mapped from the system's own words.
+    status: str
+    client_external_id: str | None = None
+    client_name: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RemoteContact:
+    external_id: str
+    name: str
+    email: str | None = None
+    is_client: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RemoteActivityType:
+    external_id: str
+    name: str
+    # Decimal as text: money is never a float.
+    rate: str | None = None
+    utbms_task: str | None = None
+    utbms_activity: str | None = None
+
+
+@dataclass(frozen=True)
+class TimePosting:
+    """One released entry as a billing system receives it.
+
+    ``reference`` is ours and unique per entry (``ML-<entry id>``): Actionstep stores it in
+    ``importExternalReference``; Clio has no such field, so the adapter keeps it in the note and finds
+    it there when a retry must learn whether an earlier attempt already created the activity.
+    """
+
+    reference: str
+    day: date
+    seconds: int
+    matter_external_id: str
+    user_external_id: str
+    note: str
+    non_billable: bool = False
+    activity_external_id: str | None = None
+    # Raw (worked) seconds, for Actionstep's actualHours beside billableHours.
+    worked_seconds: int | None = None
+
+
+# ------------------------------------------------------------------ connection properties
+
+PROPERTY_NAMES = (
+    "SHOW_CLOSED_CASES",
+    "ADD_SUMMARY_TO_NARRATIVE",
+    "ACTIVITY_TYPES_NON_BILLABLE",
+    "BILLABLE_TIME_ROUNDING_SEC",
+    "ACTION_SYNC_INTERVAL_MINUTES",
+    "QUICK_CODE_SYNC_INTERVAL_MINUTES",
+)
+
+
+@dataclass(frozen=True)
+class ConnectionProperties:
+    """The per-connection switches the seed documents name (README, "Billing connections")."""
+
+    show_closed_cases: bool = False
+    add_summary_to_narrative: bool = False
+    activity_types_non_billable: tuple[str, ...] = ()
+    billable_time_rounding_sec: int = 0
+    action_sync_interval_minutes: int = 60
+    quick_code_sync_interval_minutes: int = 1440
+
+    def as_named(self) -> dict[str, str]:
+        """The properties under the names admins know them by."""
+        return {
+            "SHOW_CLOSED_CASES": _flag(self.show_closed_cases),
+            "ADD_SUMMARY_TO_NARRATIVE": _flag(self.add_summary_to_narrative),
+            "ACTIVITY_TYPES_NON_BILLABLE": ",".join(self.activity_types_non_billable),
+            "BILLABLE_TIME_ROUNDING_SEC": str(self.billable_time_rounding_sec),
+            "ACTION_SYNC_INTERVAL_MINUTES": str(self.action_sync_interval_minutes),
+            "QUICK_CODE_SYNC_INTERVAL_MINUTES": str(self.quick_code_sync_interval_minutes),
+        }
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def parse_properties(named: dict[str, str], base: ConnectionProperties | None = None) -> ConnectionProperties:
+    """Apply admin-entered properties (text, by name) over ``base``; raise naming every bad one."""
+    base = base or ConnectionProperties()
+    problems: list[FieldError] = []
+    values: dict[str, object] = {}
+
+    def flag(name: str) -> bool | None:
+        text = named[name].strip().lower()
+        if text in ("true", "yes", "1", "on", "t"):
+            return True
+        if text in ("false", "no", "0", "off", "f", ""):
+            return False
+        problems.append(FieldError(name, "must be true or false"))
+        return None
+
+    def minutes(name: str, low: int, high: int) -> int | None:
+        text = named[name].strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            problems.append(FieldError(name, f"must be a whole number from {low} to {high}"))
+            return None
+        return int(text)
+
+    for name in named:
+        if name not in PROPERTY_NAMES:
+            problems.append(FieldError(name, f"unknown property; known: {', '.join(PROPERTY_NAMES)}"))
+    if "SHOW_CLOSED_CASES" in named:
+        values["show_closed_cases"] = flag("SHOW_CLOSED_CASES")
+    if "ADD_SUMMARY_TO_NARRATIVE" in named:
+        values["add_summary_to_narrative"] = flag("ADD_SUMMARY_TO_NARRATIVE")
+    if "ACTIVITY_TYPES_NON_BILLABLE" in named:
+        codes = [c.strip() for c in named["ACTIVITY_TYPES_NON_BILLABLE"].split(",") if c.strip()]
+        values["activity_types_non_billable"] = tuple(dict.fromkeys(codes))
+    if "BILLABLE_TIME_ROUNDING_SEC" in named:
+        values["billable_time_rounding_sec"] = minutes("BILLABLE_TIME_ROUNDING_SEC", 0, 3600)
+    if "ACTION_SYNC_INTERVAL_MINUTES" in named:
+        values["action_sync_interval_minutes"] = minutes("ACTION_SYNC_INTERVAL_MINUTES", 5, 10080)
+    if "QUICK_CODE_SYNC_INTERVAL_MINUTES" in named:
+        values["quick_code_sync_interval_minutes"] = minutes("QUICK_CODE_SYNC_INTERVAL_MINUTES", 5, 10080)
+    if problems:
+        raise InvalidInput("some connection properties are not valid", problems)
+    current = base.__dict__ | values
+    return ConnectionProperties(**current)  # type: ignore[arg-type]
+
+
+def posting_reference(entry_id: str) -> str:
+    """Our reference for an entry in a billing system: stable, so a retry can find an earlier post."""
+    return f"ML-{entry_id}"
+
+
+def note_with_reference(note: str, reference: str) -> str:
+    """Where a system has no external reference field (Clio) the reference rides at the end of the note."""
+    return f"{note} [{reference}]"
+
+
+def billed_seconds_for(billed: int, rounding_sec: int) -> int:
+    """``BILLABLE_TIME_ROUNDING_SEC`` rounds billed time up once more, for systems with their own unit."""
+    if rounding_sec <= 0 or billed % rounding_sec == 0:
+        return billed
+    return (billed // rounding_sec + 1) * rounding_sec
+
+
+def summary_suffix(worked_seconds: float, billed_seconds: int) -> str:
+    """``ADD_SUMMARY_TO_NARRATIVE``: the worked and billed totals, appended to the narrative."""
+    return f" (worked {_hm(round(worked_seconds))}, billed {_hm(billed_seconds)})"
+
+
+def _hm(seconds: int) -> str:
+    minutes = (seconds + 59) // 60
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+@dataclass
+class PostingResult:
+    """What happened to one entry in a posting run."""
+
+    entry_id: str
+    outcome: str  # posted | already_posted | failed | skipped
+    external_id: str | None = None
+    message: str = ""
+    attempts: int = 1
+
+
+@dataclass
+class PostingReport:
+    """A posting run's per-entry results and totals."""
+
+    results: list[PostingResult] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
