@@ -30,7 +30,9 @@ class BillingError(Exception):
 class ReauthorizationRequired(BillingError):
     """The connection's refresh token was refused: an admin must connect the billing system again."""
 
-    def __init__(self, message: str = "the billing system refused our refresh token; connect it again") -> None:
+    def __init__(
+        self, message: str = "the billing system refused our refresh token; connect it again"
+    ) -> None:
         super().__init__(message, status=401, retryable=False)
 
 
