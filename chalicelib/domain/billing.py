@@ -184,9 +184,9 @@ def parse_properties(named: dict[str, str], base: ConnectionProperties | None = 
     if "QUICK_CODE_SYNC_INTERVAL_MINUTES" in named:
         values["quick_code_sync_interval_minutes"] = minutes("QUICK_CODE_SYNC_INTERVAL_MINUTES", 5, 10080)
     if problems:
-        raise InvalidInput("some connection properties are not valid", problems)
+        raise InvalidInput("some connection properties are not valid", field_errors=problems)
     current = base.__dict__ | values
-    return ConnectionProperties(**current)  # type: ignore[arg-type]
+    return ConnectionProperties(**current)
 
 
 def posting_reference(entry_id: str) -> str:
