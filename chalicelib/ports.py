@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -20,6 +20,7 @@ from chalicelib.domain.billing import (
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
 from chalicelib.domain.entries import Entry
+from chalicelib.domain.mailbox import Folder, SyncPage
 from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.roster import Firm, User
@@ -306,3 +307,20 @@ class BillingTarget(Protocol):
     def post_time(self, posting: TimePosting) -> str:
         """Create the time entry; returns its external id. Not idempotent on the remote side."""
         ...
+
+
+# ------------------------------------------------------------------ Microsoft 365 mailboxes
+
+
+class MailboxSource(Protocol):
+    """Reads a mailbox's changes incrementally (Graph delta queries or EWS ``SyncFolderItems``).
+
+    ``state`` None starts a full sync. Pages come back in order; raises ``SyncStateExpired`` when the
+    server forgot the state (the caller starts over) and honours throttling (``Retry-After``) itself.
+    """
+
+    def mail_changes(self, mailbox: str, folder: Folder, state: str | None) -> Iterator[SyncPage]: ...
+
+    def calendar_changes(
+        self, mailbox: str, start: datetime, end: datetime, state: str | None
+    ) -> Iterator[SyncPage]: ...
