@@ -10,7 +10,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from chalicelib.domain.api_tokens import ApiToken
 from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.billing import (
+    BillingConnection,
+    ExportRecord,
     OAuthTokens,
+    PostingRecord,
     RemoteActivityType,
     RemoteContact,
     RemoteMatter,
@@ -306,6 +309,78 @@ class BillingTarget(Protocol):
 
     def post_time(self, posting: TimePosting) -> str:
         """Create the time entry; returns its external id. Not idempotent on the remote side."""
+        ...
+
+
+class SecretBox(Protocol):
+    """Seals secrets (OAuth tokens) before they are stored; KMS in AWS, bound to the firm."""
+
+    def seal(self, plaintext: bytes, firm_id: str) -> str: ...
+
+    def open(self, sealed: str, firm_id: str) -> bytes: ...
+
+
+class FileStore(Protocol):
+    """Where exports and documents are kept (S3)."""
+
+    def put(self, key: str, path: str, content_type: str) -> None:
+        """Upload the local file at ``path``."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def link(self, key: str, file_name: str, seconds: int = 3600) -> str:
+        """A time-limited download link."""
+        ...
+
+
+class BillingRepository(Protocol):
+    """Billing connections, the posting ledger and export records of a firm."""
+
+    def connection(self, firm_id: str, system: str) -> BillingConnection | None: ...
+
+    def connections(self, firm_id: str) -> list[BillingConnection]: ...
+
+    def save_connection(self, connection: BillingConnection, actor: str, action: str) -> BillingConnection:
+        """Conditional on ``connection.version`` (0 = new); raises ``StaleVersion``."""
+        ...
+
+    def save_oauth_state(
+        self, state: str, firm_id: str, system: str, actor: str, expires_at: datetime
+    ) -> None: ...
+
+    def take_oauth_state(self, state: str) -> tuple[str, str, str, datetime] | None:
+        """Consume a state once: (firm, system, actor, expires_at), or None if unknown or used."""
+        ...
+
+    def posting(self, firm_id: str, system: str, entry_id: str) -> PostingRecord | None: ...
+
+    def claim_posting(self, record: PostingRecord, stale_before: datetime) -> bool:
+        """Write ``record`` (state claimed) unless another fresh claim or a posted record exists."""
+        ...
+
+    def save_posting(self, record: PostingRecord) -> None:
+        """Record the outcome of a claimed attempt (posted or failed)."""
+        ...
+
+    def postings(self, firm_id: str, system: str, cursor: str | None, limit: int) -> Page[PostingRecord]: ...
+
+    def export(self, firm_id: str, export_id: str) -> ExportRecord | None: ...
+
+    def exports(self, firm_id: str, cursor: str | None, limit: int) -> Page[ExportRecord]: ...
+
+    def exports_of_period(
+        self, firm_id: str, format: str, first_day: date, last_day: date
+    ) -> list[ExportRecord]: ...
+
+    def save_export(self, record: ExportRecord, actor: str) -> ExportRecord:
+        """Conditional on ``record.version`` (0 = new; the id encodes format, period and sequence)."""
+        ...
+
+    def released(
+        self, firm_id: str, first_day: date, last_day: date, cursor: str | None, limit: int
+    ) -> Page[Entry]:
+        """Released entries waiting in the firm-wide queue, by day."""
         ...
 
 

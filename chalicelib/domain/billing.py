@@ -235,3 +235,109 @@ class PostingReport:
 
     def count(self, outcome: str) -> int:
         return sum(1 for result in self.results if result.outcome == outcome)
+
+
+# ------------------------------------------------------------------ connections, postings, exports
+
+
+class ConnectionStatus(StrEnum):
+    """``connected`` until the system refuses our refresh token (``reauthorize``) or an admin disconnects."""
+
+    CONNECTED = "connected"
+    REAUTHORIZE = "reauthorize"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class BillingConnection:
+    """A firm's link to one billing system account. ``sealed_tokens`` is KMS ciphertext, never logged."""
+
+    firm_id: str
+    system: BillingSystem
+    status: ConnectionStatus = ConnectionStatus.DISCONNECTED
+    properties: ConnectionProperties = field(default_factory=ConnectionProperties)
+    sealed_tokens: str | None = None
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    last_sync: dict[str, int] = field(default_factory=dict)
+    last_post_at: datetime | None = None
+    last_error: str | None = None
+    version: int = 0
+
+
+class PostingState(StrEnum):
+    CLAIMED = "claimed"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PostingRecord:
+    """The ledger line of one entry's posting to one system: the exactly-once record.
+
+        released ──claim──▶ claimed ──remote 201──▶ (record) posted ──▶ entry marked posted
+                               │  crash / lost reply        ▲
+                               ▼                            │ retry: find_posted(reference) first
+                            failed / stale claim ───────────┘
+
+    A claim is a conditional write; a second worker cannot claim while a claim is fresh
+    (``claimed_at`` within the lease), and a retry after an attempt that may have reached the system
+    always asks the system for ``reference`` before creating anything.
+    """
+
+    firm_id: str
+    system: BillingSystem
+    entry_id: str
+    user_id: str
+    day: date
+    reference: str
+    state: PostingState
+    attempts: int
+    claimed_at: datetime
+    external_id: str | None = None
+    message: str = ""
+    # Whether an attempt may have created the record remotely (a POST was sent without a clear refusal).
+    maybe_created: bool = False
+
+
+class ExportFormat(StrEnum):
+    TABS3 = "tabs3"
+    PCLAW = "pclaw"
+    TIMESLIPS = "timeslips"
+    ABACUS = "abacus"
+    CSV = "csv"
+    LEDES = "ledes"
+
+
+class ExportState(StrEnum):
+    BUILDING = "building"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One export run: which entries it billed, and the file it made (stored, so it can be fetched again).
+
+    The entry list (the manifest, kept beside the file because it can outgrow a table item) is fixed
+    when the run starts, so a run that dies half-way resumes with the same list and the same bytes.
+    """
+
+    firm_id: str
+    export_id: str
+    format: ExportFormat
+    first_day: date
+    last_day: date
+    sequence: int
+    state: ExportState
+    entry_count: int
+    manifest_key: str
+    created_by: str
+    created_at: datetime
+    file_key: str | None = None
+    file_name: str | None = None
+    sha256: str | None = None
+    lines: int = 0
+    total_hours: str = "0"
+    total_amount: str = "0"
+    version: int = 0
