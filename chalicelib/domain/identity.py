@@ -31,6 +31,8 @@ class Permission(StrEnum):
     MATTERS_READ = "matters:read"
     MATTERS_WRITE = "matters:write"
     BILLING_EXPORT = "billing:export"
+    # Connect or disconnect a billing system and change its properties: firm admins only.
+    BILLING_CONNECT = "billing:connect"
 
 
 # What each role may do. Contractor permissions (verify, approve, ...) come with the contractor module.

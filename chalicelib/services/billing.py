@@ -1,0 +1,339 @@
+"""Billing connections: OAuth connect, sealed tokens that renew themselves, properties, and sync.
+
+    admin ──POST /connections/billing/{system}/authorize──▶ state saved (single use, 10 min)
+          ◀── URL of the system's consent page
+    browser ──consent──▶ system ──redirect──▶ GET /connections/billing/{system}/callback?code&state
+          state taken ──▶ code exchanged ──▶ tokens sealed with KMS ──▶ connection saved ──▶ console
+
+Tokens renew on a 401 (or shortly before they expire). Actionstep hands out a new refresh token on
+every refresh and forgets the old one, so two workers must not both refresh: the renewed tokens are
+saved with a version condition, and the loser reloads and uses the winner's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.billing import (
+    BillingConnection,
+    BillingSystem,
+    ConnectionStatus,
+    OAuthTokens,
+    ReauthorizationRequired,
+    parse_properties,
+)
+from chalicelib.domain.billing_sync import SyncPlan, plan_sync
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, StaleVersion
+from chalicelib.domain.identity import Permission, Principal
+from chalicelib.domain.imports import ExistingRecords
+from chalicelib.ports import (
+    BillingRepository,
+    BillingSystems,
+    BillingTarget,
+    Clock,
+    EntityStore,
+    MatterRepository,
+    SecretBox,
+    UserRepository,
+)
+from chalicelib.services.paging import every_item
+
+STATE_LIFETIME = timedelta(minutes=10)
+# Renew a little before expiry so a long run does not start with a token about to lapse.
+RENEW_BEFORE = timedelta(seconds=60)
+
+
+def system_named(name: str) -> BillingSystem:
+    """The billing system called ``name``, or a 404 that lists the ones we know."""
+    try:
+        return BillingSystem(name)
+    except ValueError:
+        known = ", ".join(s.value for s in BillingSystem)
+        raise NotFound(f"there is no billing system '{name}'; known: {known}") from None
+
+
+def _tokens_to_bytes(tokens: OAuthTokens) -> bytes:
+    return json.dumps(
+        {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+            "api_base": tokens.api_base,
+        }
+    ).encode()
+
+
+def _tokens_from_bytes(raw: bytes) -> OAuthTokens:
+    data = json.loads(raw)
+    return OAuthTokens(
+        access_token=data["access_token"],
+        refresh_token=data["refresh_token"],
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        api_base=data.get("api_base"),
+    )
+
+
+class StoredTokenSource:
+    """``TokenSource`` over a connection's sealed tokens."""
+
+    def __init__(
+        self,
+        repository: BillingRepository,
+        box: SecretBox,
+        systems: BillingSystems,
+        clock: Clock,
+        firm_id: str,
+        system: BillingSystem,
+    ) -> None:
+        self._repository = repository
+        self._box = box
+        self._systems = systems
+        self._clock = clock
+        self._firm_id = firm_id
+        self._system = system
+
+    def _load(self) -> tuple[BillingConnection, OAuthTokens]:
+        connection = self._repository.connection(self._firm_id, self._system.value)
+        if connection is None or connection.sealed_tokens is None:
+            raise ReauthorizationRequired(f"{self._system.value} is not connected; connect it first")
+        if connection.status is ConnectionStatus.REAUTHORIZE:
+            raise ReauthorizationRequired()
+        return connection, _tokens_from_bytes(self._box.open(connection.sealed_tokens, self._firm_id))
+
+    def current(self) -> OAuthTokens:
+        """The stored tokens, renewed first when they are about to expire."""
+        _, tokens = self._load()
+        if tokens.expires_at - RENEW_BEFORE <= self._clock.now():
+            return self.refresh(tokens)
+        return tokens
+
+    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
+        """Renew after ``rejected`` failed; if another worker already renewed, use theirs."""
+        connection, stored = self._load()
+        if stored.access_token != rejected.access_token:
+            return stored
+        try:
+            renewed = self._systems.oauth(self._system.value).refresh(stored)
+        except ReauthorizationRequired:
+            self._mark_reauthorize(connection)
+            raise
+        sealed = self._box.seal(_tokens_to_bytes(renewed), self._firm_id)
+        try:
+            self._repository.save_connection(
+                replace(connection, sealed_tokens=sealed, last_error=None), "system", "refresh_tokens"
+            )
+        except StaleVersion:
+            # Another worker saved first. Its tokens are the ones the system now honours.
+            _, stored = self._load()
+            return stored
+        return renewed
+
+    def _mark_reauthorize(self, connection: BillingConnection) -> None:
+        # StaleVersion: someone else recorded it (or reconnected) meanwhile.
+        with contextlib.suppress(StaleVersion):
+            self._repository.save_connection(
+                replace(
+                    connection,
+                    status=ConnectionStatus.REAUTHORIZE,
+                    last_error="the billing system refused our refresh token: connect it again",
+                ),
+                "system",
+                "reauthorize",
+            )
+
+
+class BillingConnectionService:
+    """Connect, inspect, configure and sync a firm's billing systems."""
+
+    def __init__(
+        self,
+        *,
+        repository: BillingRepository,
+        systems: BillingSystems,
+        box: SecretBox,
+        matters: MatterRepository,
+        users: UserRepository,
+        clock: Clock,
+        callback_base_url: str,
+        console_url: str,
+    ) -> None:
+        self._repository = repository
+        self._systems = systems
+        self._box = box
+        self._matters = matters
+        self._users = users
+        self._clock = clock
+        self._callback_base_url = callback_base_url.rstrip("/")
+        self._console_url = console_url
+
+    def redirect_uri(self, system: BillingSystem) -> str:
+        """Where the billing system sends the admin back (register it with the system's app)."""
+        return f"{self._callback_base_url}/connections/billing/{system.value}/callback"
+
+    def begin_connect(self, principal: Principal, system_name: str) -> str:
+        """The consent page URL to send the admin's browser to."""
+        principal.require(Permission.BILLING_CONNECT)
+        system = system_named(system_name)
+        state = secrets.token_urlsafe(32)
+        expires = self._clock.now() + STATE_LIFETIME
+        self._repository.save_oauth_state(state, principal.firm_id, system.value, principal.actor, expires)
+        return self._systems.oauth(system.value).authorize_url(state, self.redirect_uri(system))
+
+    def complete_connect(self, system_name: str, code: str, state: str) -> BillingConnection:
+        """The callback: check the single-use state, exchange the code, seal and keep the tokens."""
+        system = system_named(system_name)
+        taken = self._repository.take_oauth_state(state)
+        if taken is None:
+            raise Forbidden("this sign-in link was already used or is unknown; start connecting again")
+        firm_id, state_system, actor, expires_at = taken
+        if state_system != system.value:
+            raise Forbidden("this sign-in link was made for another billing system; start again")
+        if expires_at < self._clock.now():
+            raise Forbidden("this sign-in link expired (10 minutes); start connecting again")
+        tokens = self._systems.oauth(system.value).exchange_code(code, self.redirect_uri(system))
+        current = self._repository.connection(firm_id, system.value)
+        now = self._clock.now()
+        connection = replace(
+            current or BillingConnection(firm_id=firm_id, system=system),
+            status=ConnectionStatus.CONNECTED,
+            sealed_tokens=self._box.seal(_tokens_to_bytes(tokens), firm_id),
+            connected_by=actor,
+            connected_at=now,
+            last_error=None,
+        )
+        return self._repository.save_connection(connection, actor, "connect")
+
+    def console_link(self, system: BillingSystem, outcome: str) -> str:
+        """Where the callback sends the admin's browser afterwards."""
+        return f"{self._console_url}#connections?{system.value}={outcome}"
+
+    def connections(self, principal: Principal) -> list[BillingConnection]:
+        """Every billing system with the firm's connection to it (disconnected when there is none)."""
+        principal.require(Permission.BILLING_EXPORT)
+        stored = {c.system: c for c in self._repository.connections(principal.firm_id)}
+        return [
+            stored.get(s) or BillingConnection(firm_id=principal.firm_id, system=s) for s in BillingSystem
+        ]
+
+    def connection(self, principal: Principal, system_name: str) -> BillingConnection:
+        """One connection, whatever its status."""
+        principal.require(Permission.BILLING_EXPORT)
+        system = system_named(system_name)
+        stored = self._repository.connection(principal.firm_id, system.value)
+        return stored or BillingConnection(firm_id=principal.firm_id, system=system)
+
+    def set_properties(
+        self, principal: Principal, system_name: str, named: dict[str, str], version: int
+    ) -> BillingConnection:
+        """Change the connection's properties (by their documented names)."""
+        principal.require(Permission.BILLING_CONNECT)
+        system = system_named(system_name)
+        current = self._repository.connection(principal.firm_id, system.value)
+        if current is None:
+            current = BillingConnection(firm_id=principal.firm_id, system=system)
+        if current.version != version:
+            raise StaleVersion("billing connection", system.value)
+        changed = replace(current, properties=parse_properties(named, current.properties))
+        return self._repository.save_connection(changed, principal.actor, "properties")
+
+    def disconnect(self, principal: Principal, system_name: str, version: int) -> BillingConnection:
+        """Forget the tokens; posted history and links stay."""
+        principal.require(Permission.BILLING_CONNECT)
+        system = system_named(system_name)
+        current = self._repository.connection(principal.firm_id, system.value)
+        if current is None or current.status is ConnectionStatus.DISCONNECTED:
+            raise Conflict(f"{system.value} is not connected")
+        if current.version != version:
+            raise StaleVersion("billing connection", system.value)
+        changed = replace(current, status=ConnectionStatus.DISCONNECTED, sealed_tokens=None)
+        return self._repository.save_connection(changed, principal.actor, "disconnect")
+
+    # -- adapters for the other services
+
+    def target(self, firm_id: str, system: BillingSystem) -> BillingTarget:
+        """The adapter for a connected system, with tokens that renew themselves."""
+        tokens = StoredTokenSource(self._repository, self._box, self._systems, self._clock, firm_id, system)
+        return self._systems.target(system.value, tokens)
+
+    def connected(self, firm_id: str, system_name: str) -> BillingConnection:
+        """The connection, or a 409 telling the admin what to do."""
+        system = system_named(system_name)
+        connection = self._repository.connection(firm_id, system.value)
+        if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+            raise Conflict(f"{system.value} is not connected: an admin connects it under Connections")
+        if connection.status is ConnectionStatus.REAUTHORIZE:
+            raise Conflict(
+                f"{system.value} needs to be connected again: an admin reconnects it under Connections"
+            )
+        return connection
+
+    # -- sync
+
+    def sync(self, principal: Principal, system_name: str) -> dict[str, Any]:
+        """Bring in users, matters, clients, contacts and activity types; returns the counts."""
+        principal.require(Permission.BILLING_EXPORT)
+        return self.sync_firm(principal.firm_id, system_name, principal.actor)
+
+    def sync_firm(self, firm_id: str, system_name: str, actor: str) -> dict[str, Any]:
+        """The sync itself, for a person or the schedule. Incremental after the first run."""
+        connection = self.connected(firm_id, system_name)
+        target = self.target(firm_id, connection.system)
+        since = connection.last_sync_at
+        started = self._clock.now()
+        system = connection.system.value
+        try:
+            plan = plan_sync(
+                firm_id=firm_id,
+                system=system,
+                existing=self._existing(firm_id, system),
+                activity_types=self._matters.list_activity_types(firm_id),
+                remote_users=list(target.users()),
+                remote_matters=list(target.matters(include_closed=True, updated_since=since)),
+                remote_contacts=list(target.contacts(updated_since=since)),
+                remote_activities=list(target.activity_types()),
+                include_closed=connection.properties.show_closed_cases,
+                new_id=lambda: uuid.uuid4().hex[:16],
+                now=started,
+            )
+        except ReauthorizationRequired:
+            raise Conflict(
+                f"{system} refused our sign-in: an admin reconnects it under Connections"
+            ) from None
+        self._apply(plan, actor)
+        summary: dict[str, Any] = plan.summary()
+        latest = self._repository.connection(firm_id, system) or connection
+        self._repository.save_connection(
+            replace(latest, last_sync_at=started, last_sync=summary, last_error=None), actor, "sync"
+        )
+        return {**summary, "unmatched_users": plan.unmatched_users, "skipped_details": plan.skipped[:50]}
+
+    def _apply(self, plan: SyncPlan, actor: str) -> None:
+        # Clients before matters and contacts: both refer to clients by id.
+        stores: list[tuple[EntityStore[Any], tuple[list[Any], list[Any]]]] = [
+            (self._matters.clients, plan.clients),
+            (self._matters.contacts, plan.contacts),
+            (self._matters.matters, plan.matters),
+            (self._matters.activities, plan.activity_types),
+        ]
+        for store, (creates, updates) in stores:
+            for record in creates:
+                store.add(record, actor)
+            for record in updates:
+                store.update(record, actor, "sync")
+        for user in plan.users:
+            self._users.update(user, actor, "link")
+
+    def _existing(self, firm_id: str, system: str) -> ExistingRecords:
+        return ExistingRecords.of(
+            clients=every_item(lambda cursor: self._matters.list_clients(firm_id, cursor, 200)),
+            matters=every_item(lambda cursor: self._matters.list_matters(firm_id, cursor, 200)),
+            contacts=every_item(lambda cursor: self._matters.list_contacts(firm_id, cursor, 200)),
+            users=every_item(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200)),
+            source=system,
+        )
