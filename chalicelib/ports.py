@@ -312,6 +312,14 @@ class BillingTarget(Protocol):
         ...
 
 
+class BillingSystems(Protocol):
+    """Makes the adapters for one billing system (Clio, Actionstep), configured from settings."""
+
+    def oauth(self, system: str) -> OAuthClient: ...
+
+    def target(self, system: str, tokens: TokenSource) -> BillingTarget: ...
+
+
 class SecretBox(Protocol):
     """Seals secrets (OAuth tokens) before they are stored; KMS in AWS, bound to the firm."""
 
