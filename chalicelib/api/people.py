@@ -36,6 +36,8 @@ def invite_user(call: Call) -> UserOut:
         time_zone=body.time_zone,
         external_ids=body.external_ids,
         phone_extensions=tuple(body.phone_extensions),
+        timekeeper_class=body.timekeeper_class,
+        hourly_rate=body.hourly_rate,
     )
     return UserOut.of(user)
 
@@ -63,5 +65,7 @@ def update_user(call: Call, user_id: str) -> UserOut:
         time_zone=body.time_zone,
         external_ids=body.external_ids,
         phone_extensions=tuple(body.phone_extensions) if body.phone_extensions is not None else None,
+        timekeeper_class=body.timekeeper_class,
+        hourly_rate=body.hourly_rate,
     )
     return UserOut.of(services().roster.update(call.principal, user_id, body.version, changes))

@@ -44,6 +44,8 @@ class UserOut(ApiModel):
     time_zone: str | None
     external_ids: dict[str, str]
     phone_extensions: list[str]
+    timekeeper_class: str | None = None
+    hourly_rate: str | None = None
     version: int
 
     @classmethod
@@ -57,6 +59,8 @@ class UserOut(ApiModel):
             time_zone=user.time_zone,
             external_ids=user.external_ids,
             phone_extensions=list(user.phone_extensions),
+            timekeeper_class=user.timekeeper_class,
+            hourly_rate=user.hourly_rate,
             version=user.version,
         )
 
@@ -98,6 +102,8 @@ class InviteUser(Input):
     time_zone: str | None = Field(default=None, max_length=64)
     external_ids: dict[str, str] = Field(default_factory=dict)
     phone_extensions: list[str] = Field(default_factory=list, max_length=10)
+    timekeeper_class: str | None = Field(default=None, description="LEDES: PT, AS, OC, LA or OT")
+    hourly_rate: str | None = Field(default=None, max_length=12, description="decimal, e.g. 350.00")
 
 
 class UpdateUser(Input):
@@ -110,6 +116,8 @@ class UpdateUser(Input):
     time_zone: str | None = Field(default=None, max_length=64)
     external_ids: dict[str, str] | None = None
     phone_extensions: list[str] | None = Field(default=None, max_length=10)
+    timekeeper_class: str | None = Field(default=None, description="LEDES: PT, AS, OC, LA or OT")
+    hourly_rate: str | None = Field(default=None, max_length=12, description="decimal, e.g. 350.00")
 
 
 class CreateApiToken(Input):

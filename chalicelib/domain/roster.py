@@ -12,6 +12,9 @@ from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.identity import Role
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RATE = re.compile(r"^\d{1,6}(\.\d{1,2})?$")
+# LEDES 1998B timekeeper classifications: partner, associate, of counsel, legal assistant, other.
+TIMEKEEPER_CLASSES = ("PT", "AS", "OC", "LA", "OT")
 
 
 class UserStatus(StrEnum):
@@ -48,6 +51,9 @@ class User:
     # Ids of this person in other systems: {"clio": "344", "actionstep": "12", "payroll": "E-77"}.
     external_ids: dict[str, str] = field(default_factory=dict)
     phone_extensions: tuple[str, ...] = ()
+    # As a timekeeper on bills: LEDES classification (PT, AS, OC, LA, OT) and hourly rate (decimal text).
+    timekeeper_class: str | None = None
+    hourly_rate: str | None = None
     # The Entra ID object id, bound at first sign-in.
     identity_oid: str | None = None
     created_at: datetime | None = None
@@ -88,6 +94,14 @@ def validate_user(user: User) -> None:
     for extension in user.phone_extensions:
         if not extension.isdigit() or not 2 <= len(extension) <= 8:
             problems.append(FieldError("phone_extensions", f"'{extension}' is not a 2-8 digit extension"))
+    if user.timekeeper_class is not None and user.timekeeper_class not in TIMEKEEPER_CLASSES:
+        problems.append(
+            FieldError(
+                "timekeeper_class", f"must be one of {', '.join(TIMEKEEPER_CLASSES)} (LEDES classification)"
+            )
+        )
+    if user.hourly_rate is not None and not _RATE.match(user.hourly_rate):
+        problems.append(FieldError("hourly_rate", f"'{user.hourly_rate}' is not an amount like 350.00"))
     for system, external_id in user.external_ids.items():
         if not system or not external_id.strip():
             problems.append(FieldError("external_ids", f"external id for '{system}' is empty"))

@@ -28,6 +28,8 @@ class UserChanges:
     time_zone: str | None = None
     external_ids: dict[str, str] | None = None
     phone_extensions: tuple[str, ...] | None = None
+    timekeeper_class: str | None = None
+    hourly_rate: str | None = None
 
 
 class RosterService:
@@ -83,6 +85,8 @@ class RosterService:
         time_zone: str | None = None,
         external_ids: dict[str, str] | None = None,
         phone_extensions: tuple[str, ...] = (),
+        timekeeper_class: str | None = None,
+        hourly_rate: str | None = None,
     ) -> User:
         """Add a person to the roster; they become active at their first sign-in."""
         principal.require(Permission.ROSTER_WRITE)
@@ -97,6 +101,8 @@ class RosterService:
             time_zone=time_zone,
             external_ids=dict(external_ids or {}),
             phone_extensions=phone_extensions,
+            timekeeper_class=timekeeper_class,
+            hourly_rate=hourly_rate,
             created_at=self._clock.now(),
         )
         validate_user(user)

@@ -5,7 +5,7 @@
 | connection | FIRM#{firm} | BILLING#{system} | |
 | OAuth state (single use) | OAUTHSTATE#{state} | OAUTHSTATE | |
 | posting ledger line | FIRM#{firm}#POSTINGS#{system} | {entry} | same PK / {updated}#{entry} |
-| export record | FIRM#{firm}#EXPORTS | {format}#{first}#{last}#{seq} | FIRM#{firm}#EXPORTS / {created}#{id} |
+| export record | FIRM#{firm}#EXPORTS | {format}.{first}.{last}.{seq} | FIRM#{firm}#EXPORTS / {created}#{id} |
 | released entry (queue) | (the entry) | | GSI2: FIRM#{firm}#RELEASED / {day}#{entry} |
 """
 
@@ -176,8 +176,8 @@ def _posting_from(item: dict[str, Any]) -> PostingRecord:
 
 
 def export_id_for(format: ExportFormat, first_day: date, last_day: date, sequence: int) -> str:
-    """Export ids say what they are, so one period's exports are one prefix of the partition."""
-    return f"{format.value}#{first_day.isoformat()}#{last_day.isoformat()}#{sequence:04d}"
+    """Export ids say what they are (and are safe in a URL); one period's exports share a prefix."""
+    return f"{format.value}.{first_day.isoformat()}.{last_day.isoformat()}.{sequence:04d}"
 
 
 def _export_item(record: ExportRecord) -> dict[str, Any]:
@@ -369,7 +369,7 @@ class TableBillingRepository:
     def exports_of_period(
         self, firm_id: str, format: str, first_day: date, last_day: date
     ) -> list[ExportRecord]:
-        prefix = f"{format}#{first_day.isoformat()}#{last_day.isoformat()}#"
+        prefix = f"{format}.{first_day.isoformat()}.{last_day.isoformat()}."
         page = self._table.query(_exports_pk(firm_id), KeyRange(prefix=prefix), consistent=True)
         return [_export_from(item) for item in page.items]
 

@@ -240,6 +240,8 @@ def _user_item(user: User) -> Item:
             "time_zone": user.time_zone,
             "external_ids": dict(user.external_ids),
             "phone_extensions": list(user.phone_extensions),
+            "timekeeper_class": user.timekeeper_class,
+            "hourly_rate": user.hourly_rate,
             "identity_oid": user.identity_oid,
             "created_at": dt_out(user.created_at),
         }
@@ -257,6 +259,8 @@ def _user_from(item: Item) -> User:
         time_zone=item.get("time_zone"),
         external_ids=dict(item.get("external_ids", {})),
         phone_extensions=tuple(item.get("phone_extensions", [])),
+        timekeeper_class=item.get("timekeeper_class"),
+        hourly_rate=item.get("hourly_rate"),
         identity_oid=item.get("identity_oid"),
         created_at=dt_in(item.get("created_at")),
         version=int_in(item.get("version", 0)),
@@ -273,6 +277,8 @@ def user_snapshot(user: User) -> dict[str, Any]:
         "time_zone": user.time_zone,
         "external_ids": dict(sorted(user.external_ids.items())),
         "phone_extensions": list(user.phone_extensions),
+        "timekeeper_class": user.timekeeper_class,
+        "hourly_rate": user.hourly_rate,
         "identity_oid": user.identity_oid,
     }
 
