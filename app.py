@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalice import Chalice, Cron
 
+from chalicelib.api.billing import billing
 from chalicelib.api.matters import matters
 from chalicelib.api.people import people
 from chalicelib.api.security import security
@@ -24,6 +25,7 @@ app.register_blueprint(administration)
 app.register_blueprint(timeline)
 app.register_blueprint(matters)
 app.register_blueprint(suggestions)
+app.register_blueprint(billing)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.persistence.billing import TableBillingRepository
 from chalicelib.adapters.persistence.jobs import TableJobProgress
 from chalicelib.adapters.persistence.learning import TableLearningStore
 from chalicelib.adapters.persistence.matters import TableMatterRepository
@@ -21,14 +22,27 @@ from chalicelib.adapters.persistence.repositories import (
 )
 from chalicelib.adapters.persistence.table import Table
 from chalicelib.adapters.persistence.timeline import TablePolicyRepository, TableTimelineRepository
-from chalicelib.ports import Clock, TokenVerifier, WorkflowStarter
+from chalicelib.ports import (
+    BillingSystems,
+    BillingTarget,
+    Clock,
+    FileStore,
+    OAuthClient,
+    SecretBox,
+    TokenSource,
+    TokenVerifier,
+    WorkflowStarter,
+)
 from chalicelib.services.api_tokens import ApiTokenService
 from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
+from chalicelib.services.billing import BillingConnectionService
 from chalicelib.services.calls import CallImportService
+from chalicelib.services.exports import ExportService
 from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.imports import ImportService
 from chalicelib.services.matters import MatterService
+from chalicelib.services.posting import PostingService
 from chalicelib.services.roster import RosterService
 from chalicelib.services.suggestions import SuggestionService
 from chalicelib.services.timeline import TimelineService
@@ -52,6 +66,9 @@ class Container:
     matters: MatterService
     imports: ImportService
     suggestions: SuggestionService
+    billing: BillingConnectionService
+    posting: PostingService
+    exports: ExportService
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -61,6 +78,44 @@ def aws_client(service: str, settings: Settings) -> Any:
     return boto3.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
 
 
+class SettingsBillingSystems:
+    """``BillingSystems`` from settings: the same code talks to Clio and Actionstep or to the simulators."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def oauth(self, system: str) -> OAuthClient:
+        """The OAuth client of Matterline's app registration with ``system``."""
+        settings = self._settings
+        if system == "clio":
+            from chalicelib.adapters.billing.clio import ClioOAuth
+
+            return ClioOAuth(
+                settings.clio_authorize_url,
+                settings.clio_token_url,
+                settings.clio_client_id,
+                settings.clio_client_secret,
+            )
+        from chalicelib.adapters.billing.actionstep import ActionstepOAuth
+
+        return ActionstepOAuth(
+            settings.actionstep_authorize_url,
+            settings.actionstep_token_url,
+            settings.actionstep_client_id,
+            settings.actionstep_client_secret,
+        )
+
+    def target(self, system: str, tokens: TokenSource) -> BillingTarget:
+        """The API client for a connected account."""
+        if system == "clio":
+            from chalicelib.adapters.billing.clio import ClioTarget
+
+            return ClioTarget(self._settings.clio_api_base, tokens)
+        from chalicelib.adapters.billing.actionstep import ActionstepTarget
+
+        return ActionstepTarget(tokens)
+
+
 def build_container(
     settings: Settings | None = None,
     *,
@@ -68,6 +123,9 @@ def build_container(
     clock: Clock | None = None,
     verifier: TokenVerifier | None = None,
     workflows: WorkflowStarter | None = None,
+    secrets: SecretBox | None = None,
+    files: FileStore | None = None,
+    billing_systems: BillingSystems | None = None,
 ) -> Container:
     """Wire the application. Tests pass their own table, clock or verifier; everything else is real."""
     settings = settings or get_settings()
@@ -94,6 +152,14 @@ def build_container(
         from chalicelib.adapters.workflows.stepfunctions import StepFunctionsWorkflows
 
         workflows = StepFunctionsWorkflows(aws_client("stepfunctions", settings), settings.state_machines)
+    if secrets is None:
+        from chalicelib.adapters.secrets.kms import KmsSecretBox
+
+        secrets = KmsSecretBox(aws_client("kms", settings), settings.secrets_key_id)
+    if files is None:
+        from chalicelib.adapters.files.s3 import S3FileStore
+
+        files = S3FileStore(aws_client("s3", settings), settings.exports_bucket)
     firms = TableFirmRepository(table, clock)
     users = TableUserRepository(table, clock)
     tokens = TableApiTokenRepository(table, clock)
@@ -117,6 +183,17 @@ def build_container(
         users=users,
         clock=clock,
     )
+    billing_repository = TableBillingRepository(table, clock)
+    billing = BillingConnectionService(
+        repository=billing_repository,
+        systems=billing_systems or SettingsBillingSystems(settings),
+        box=secrets,
+        matters=matter_repository,
+        users=users,
+        clock=clock,
+        callback_base_url=settings.api_base_url,
+        console_url=f"{settings.web_base_url.rstrip('/')}/console/",
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -136,6 +213,24 @@ def build_container(
             firms=firms,
             jobs=TableJobProgress(table, clock),
             clock=clock,
+        ),
+        billing=billing,
+        posting=PostingService(
+            billing=billing_repository,
+            connections=billing,
+            timeline=timeline_repository,
+            matters=matter_repository,
+            users=users,
+            clock=clock,
+        ),
+        exports=ExportService(
+            billing=billing_repository,
+            timeline=timeline_repository,
+            matters=matter_repository,
+            users=users,
+            files=files,
+            clock=clock,
+            law_firm_id=settings.law_firm_id,
         ),
     )
 

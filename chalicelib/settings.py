@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,48 @@ class Settings(BaseSettings):
     cors_allow_origin: str = "*"
 
     log_level: str = "INFO"
+
+    # Background work (mailbox syncs): the SQS work queue of infra/template.yaml.
+    work_queue_url: str | None = None
+
+    # Microsoft 365 capture. Tokens come from identity_authority/{tenant}; Matterline's own
+    # multi-tenant app registration (application permissions Mail.Read, Calendars.Read) is the default
+    # app a firm's admin consents to. A firm that registers its own app gives its id and secret instead.
+    graph_base_url: str = "https://graph.microsoft.com"
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    # A CA bundle to trust for Graph and the token endpoint (the devstack's CA); None = system CAs.
+    graph_ca_bundle: str | None = None
+    graph_page_size: int = Field(default=50, ge=1, le=1000)
+    graph_max_retries: int = Field(default=6, ge=0, le=20)
+    # The API's public https base URL: Graph posts change notifications to {it}/webhooks/graph.
+    webhook_base_url: str | None = None
+    # Graph allows Outlook message and event subscriptions up to 10,080 minutes; renewed at half life.
+    subscription_lifetime_minutes: int = Field(default=4230, ge=45, le=10080)
+    # The calendarView window a calendar sync round covers, and how far back a new mailbox is read.
+    calendar_past_days: int = Field(default=7, ge=0, le=60)
+    calendar_future_days: int = Field(default=28, ge=1, le=180)
+    mailbox_backfill_days: int = Field(default=7, ge=0, le=60)
+
+    # The public base URL of this API: OAuth callbacks and webhooks are registered under it.
+    api_base_url: str = "http://localhost:8000"
+
+    # Connection secrets are sealed with this KMS key; export files live in this bucket.
+    secrets_key_id: str = "alias/matterline-connections"
+    exports_bucket: str = "matterline-exports"
+    # LEDES LAW_FIRM_ID (usually the firm's tax id); the firm id when empty.
+    law_firm_id: str = ""
+
+    # Billing systems: the app registrations Matterline holds with Clio and Actionstep.
+    clio_authorize_url: str = "https://app.clio.com/oauth/authorize"
+    clio_token_url: str = "https://app.clio.com/oauth/token"
+    clio_api_base: str = "https://app.clio.com/api/v4"
+    clio_client_id: str = ""
+    clio_client_secret: str = ""
+    actionstep_authorize_url: str = "https://go.actionstep.com/api/oauth/authorize"
+    actionstep_token_url: str = "https://api.actionstep.com/api/oauth/token"
+    actionstep_client_id: str = ""
+    actionstep_client_secret: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -66,12 +66,28 @@ def token_mint():  # type: ignore[no-untyped-def]
     mint.close()
 
 
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A moto server for the session (KMS, S3, ...): real HTTP, real client libraries."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def api(memory_table, clock, token_mint):  # type: ignore[no-untyped-def]
+def api(memory_table, clock, token_mint, aws_endpoint):  # type: ignore[no-untyped-def]
     from chalicelib.bootstrap import use_container
     from tests.support.api import build_api
 
-    harness = build_api(memory_table, clock, token_mint)
+    harness = build_api(memory_table, clock, token_mint, aws_endpoint)
     yield harness
     use_container(None)
 

@@ -19,16 +19,24 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 from chalicelib.domain.billing import ExportFormat, ExportRecord, ExportState
 from chalicelib.domain.entries import Entry, EntryStatus
 from chalicelib.domain.errors import Conflict, Duplicate, InvalidInput, NotFound, StaleVersion
-from chalicelib.domain.exports import ExportLine, write_export
+from chalicelib.domain.exports.csv_layouts import (
+    write_abacus,
+    write_generic_csv,
+    write_pclaw,
+    write_tabs3,
+    write_timeslips,
+)
+from chalicelib.domain.exports.ledes import write_ledes
+from chalicelib.domain.exports.lines import ExportLine, ExportSummary
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.matters import ActivityType, Client, Matter
 from chalicelib.domain.roster import User
@@ -163,22 +171,22 @@ class ExportService:
         file_key = f"{record.manifest_key.rsplit('/', 1)[0]}/{file_name}"
         lines = sorted(self._lines(record.firm_id, [e for e in entries if e is not None]), key=_line_order)
         digest = hashlib.sha256()
-        with tempfile.NamedTemporaryFile(
-            "w", suffix=".export", delete=False, newline="", encoding="ascii", errors="replace"
-        ) as out:
-            summary = write_export(
-                record.format,
-                lines,
-                out,
-                law_firm_id=self._law_firm_id or record.firm_id,
-                invoice_date=record.last_day,
-                billing_start=record.first_day,
-                billing_end=record.last_day,
-                invoice_number_for=lambda client, matter: f"{record.last_day:%Y%m}-{client}-{matter}"[:20],
-                description=f"Legal services {record.first_day.isoformat()} to {record.last_day.isoformat()}",
-            )
-            path = out.name
+        descriptor, path = tempfile.mkstemp(suffix=".export")
         try:
+            with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as out:
+                summary = _write(
+                    record.format,
+                    lines,
+                    out,
+                    law_firm_id=self._law_firm_id or record.firm_id,
+                    invoice_date=record.last_day,
+                    billing_start=record.first_day,
+                    billing_end=record.last_day,
+                    invoice_number_for=lambda client, matter: f"{record.last_day:%Y%m}-{client}-{matter}"[
+                        :20
+                    ],
+                    description=f"Legal services {record.first_day:%m/%d/%Y} to {record.last_day:%m/%d/%Y}",
+                )
             with open(path, "rb") as stored:
                 for block in iter(lambda: stored.read(1 << 20), b""):
                     digest.update(block)
@@ -361,6 +369,24 @@ class ExportService:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+_CSV_WRITERS: dict[ExportFormat, Callable[[Iterable[ExportLine], TextIO], ExportSummary]] = {
+    ExportFormat.TABS3: write_tabs3,
+    ExportFormat.PCLAW: write_pclaw,
+    ExportFormat.TIMESLIPS: write_timeslips,
+    ExportFormat.ABACUS: write_abacus,
+    ExportFormat.CSV: write_generic_csv,
+}
+
+
+def _write(
+    export_format: ExportFormat, lines: Iterable[ExportLine], out: TextIO, **ledes: Any
+) -> ExportSummary:
+    """Write ``lines`` in ``export_format``; the LEDES options matter only to LEDES."""
+    if export_format is ExportFormat.LEDES:
+        return write_ledes(lines, out, **ledes)
+    return _CSV_WRITERS[export_format](lines, out)
 
 
 def _format_named(name: str) -> ExportFormat:

@@ -81,6 +81,8 @@ def private_day(api, firm_a):  # type: ignore[no-untyped-def]
         "code": "none",
         "kind": "clients",
         "job_id": "none",
+        "system": "clio",
+        "export_id": "none",
         "entity_type": "event",
         "entity_id": ids[SECRET_SUBJECT],
     }

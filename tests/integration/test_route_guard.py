@@ -66,6 +66,14 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     "SuggestFor": lambda v: {"event_id": v["event_id"]},
     "Feedback": lambda v: {"event_id": v["event_id"], "matter_id": v["matter_id"]},
+    "PropertiesIn": lambda v: {"version": 0, "properties": {"SHOW_CLOSED_CASES": "true"}},
+    "VersionIn": lambda v: {"version": 1},
+    "PostIn": lambda v: {"first_day": "2026-03-01", "last_day": "2026-03-31"},
+    "ExportIn": lambda v: {"format": "csv", "first_day": "2026-03-09", "last_day": "2026-03-09"},
+    "MarkExportedIn": lambda v: {
+        "reference": "B-batch",
+        "entries": [{"user_id": v["user_id"], "day": "2026-03-09", "entry_id": v["entry_id"], "version": 3}],
+    },
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
@@ -105,7 +113,31 @@ def path_values(firm_a, api) -> dict[str, str]:
     activity = api.call(
         "PUT", "/activity-types/ASECRET", token=admin, body={"name": "A's activity", "utbms_task": "L120"}
     ).body
+    released = api.call(
+        "PATCH",
+        f"/entries/{entry['entry_id']}",
+        token=attorney,
+        body={"version": entry["version"], "matter_id": matter["matter_id"]},
+    ).body
+    assert (
+        api.call(
+            "POST",
+            f"/entries/{entry['entry_id']}/release",
+            token=attorney,
+            body={"version": released["version"]},
+        ).status
+        == 200
+    )
+    export = api.call(
+        "POST",
+        "/exports",
+        token=admin,
+        body={"format": "csv", "first_day": "2026-03-09", "last_day": "2026-03-09"},
+    )
+    assert export.status == 201, export.text
     return {
+        "system": "clio",
+        "export_id": export.body["export_id"],
         "client_id": client["client_id"],
         "matter_id": matter["matter_id"],
         "contact_id": contact["contact_id"],
@@ -145,8 +177,9 @@ def firm_a_items(table, firm_id: str) -> list[dict[str, Any]]:
     )
 
 
-def test_only_health_and_the_api_description_are_public() -> None:
+def test_only_health_the_api_description_and_oauth_and_webhook_callbacks_are_public() -> None:
     assert [route for route in all_routes() if is_public(*route)] == [
+        ("/connections/billing/{system}/callback", "GET"),
         ("/health", "GET"),
         ("/openapi.json", "GET"),
     ]
@@ -177,7 +210,7 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
         *values.values(),
         *(user.email for user in firm_a.people.values()),
         *(user.user_id for user in firm_a.people.values()),
-    } - {"user", "clients"}
+    } - {"user", "clients", "clio"}
     intruder_admin = api.token_for(firm_b, Role.FIRM_ADMIN)
     b_admin = api.call(
         "POST",

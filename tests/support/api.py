@@ -86,8 +86,14 @@ class ApiHarness:
         return Reply(response.status_code, parsed, text, dict(response.headers))
 
 
-def build_api(table: Any, clock: Any, mint: TokenMint) -> ApiHarness:
-    """Wire the real app to test adapters and return a harness for it."""
+def build_api(
+    table: Any, clock: Any, mint: TokenMint, aws_endpoint: str | None = None, **wiring: Any
+) -> ApiHarness:
+    """Wire the real app to test adapters and return a harness for it.
+
+    With ``aws_endpoint`` (the session's moto server) connection secrets are sealed by a real KMS key
+    and export files kept in a real S3 bucket, both made fresh for this harness.
+    """
     from app import app
 
     install_unauthorized_translation()
@@ -98,9 +104,28 @@ def build_api(table: Any, clock: Any, mint: TokenMint) -> ApiHarness:
         identity_audience=AUDIENCE,
     )
     workflows = RecordingWorkflows()
-    container = build_container(settings, table=table, clock=clock, workflows=workflows)
+    if aws_endpoint is not None:
+        wiring = {**fresh_key_and_bucket(aws_endpoint), **wiring}
+    container = build_container(settings, table=table, clock=clock, workflows=workflows, **wiring)
     use_container(container)
     return ApiHarness(Client(app), mint, container, workflows)
+
+
+def fresh_key_and_bucket(endpoint: str) -> dict[str, Any]:
+    """A new KMS key and S3 bucket on ``endpoint``, as the container's secret box and file store."""
+    import uuid
+
+    import boto3
+
+    from chalicelib.adapters.files.s3 import S3FileStore
+    from chalicelib.adapters.secrets.kms import KmsSecretBox
+
+    kms = boto3.client("kms", region_name="us-east-1", endpoint_url=endpoint)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
+    key_id = kms.create_key(Description="test connection secrets")["KeyMetadata"]["KeyId"]
+    bucket = f"exports-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    return {"secrets": KmsSecretBox(kms, key_id), "files": S3FileStore(s3, bucket)}
 
 
 def seed_firm(container: Container, name: str, tenant: str, domain: str) -> SeededFirm:
