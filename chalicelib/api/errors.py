@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    UpstreamFailed,
 )
 
 logger = logging.getLogger("matterline.api")
@@ -30,6 +31,7 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (Forbidden, 403, "Not allowed"),
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict with the current state"),
+    (UpstreamFailed, 502, "A connected system failed"),
 ]
 
 

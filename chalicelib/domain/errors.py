@@ -48,6 +48,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class UpstreamFailed(DomainError):
+    """A connected system (a billing system, Microsoft 365) failed or refused; trying later may help."""
+
+    code = "upstream_failed"
+
+
 class Conflict(DomainError):
     """The change collides with the current state: a stale version, a duplicate, a wrong status."""
 

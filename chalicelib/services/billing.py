@@ -22,6 +22,7 @@ from typing import Any
 
 from chalicelib.domain.billing import (
     BillingConnection,
+    BillingError,
     BillingSystem,
     ConnectionStatus,
     OAuthTokens,
@@ -29,7 +30,7 @@ from chalicelib.domain.billing import (
     parse_properties,
 )
 from chalicelib.domain.billing_sync import SyncPlan, plan_sync
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, StaleVersion
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, StaleVersion, UpstreamFailed
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.imports import ExistingRecords
 from chalicelib.ports import (
@@ -196,7 +197,16 @@ class BillingConnectionService:
             raise Forbidden("this sign-in link was made for another billing system; start again")
         if expires_at < self._clock.now():
             raise Forbidden("this sign-in link expired (10 minutes); start connecting again")
-        tokens = self._systems.oauth(system.value).exchange_code(code, self.redirect_uri(system))
+        try:
+            tokens = self._systems.oauth(system.value).exchange_code(code, self.redirect_uri(system))
+        except ReauthorizationRequired:
+            raise Forbidden(
+                f"{system.value} did not accept the sign-in code; start connecting again"
+            ) from None
+        except BillingError as failure:
+            raise UpstreamFailed(
+                f"{system.value} failed to complete the sign-in ({failure}); try again"
+            ) from None
         current = self._repository.connection(firm_id, system.value)
         now = self._clock.now()
         connection = replace(
@@ -304,6 +314,10 @@ class BillingConnectionService:
         except ReauthorizationRequired:
             raise Conflict(
                 f"{system} refused our sign-in: an admin reconnects it under Connections"
+            ) from None
+        except BillingError as failure:
+            raise UpstreamFailed(
+                f"{system} failed during the sync ({failure}); nothing changed, try again"
             ) from None
         self._apply(plan, actor)
         summary: dict[str, Any] = plan.summary()
