@@ -23,6 +23,8 @@ from chalicelib.domain.billing import (
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
 from chalicelib.domain.entries import Entry
+from chalicelib.domain.m365 import FolderSyncState, M365Connection, Subscription, SyncTarget
+from chalicelib.domain.mail_capture import LedgerEntry
 from chalicelib.domain.mailbox import Folder, SyncPage
 from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
 from chalicelib.domain.policy import CapturePolicy
@@ -407,3 +409,102 @@ class MailboxSource(Protocol):
     def calendar_changes(
         self, mailbox: str, start: datetime, end: datetime, state: str | None
     ) -> Iterator[SyncPage]: ...
+
+
+class SubscriptionClient(Protocol):
+    """Graph change-notification subscriptions of one tenant (``/subscriptions``)."""
+
+    def create(
+        self,
+        *,
+        resource: str,
+        change_type: str,
+        notification_url: str,
+        lifecycle_url: str,
+        expires_at: datetime,
+        client_state: str,
+    ) -> tuple[str, datetime]:
+        """Create (Graph runs the validation handshake first); returns (id, expiry Graph granted)."""
+        ...
+
+    def renew(self, subscription_id: str, expires_at: datetime) -> datetime:
+        """Extend (PATCH); returns the expiry Graph granted. Raises ``SubscriptionGone``."""
+        ...
+
+    def delete(self, subscription_id: str) -> None:
+        """Remove; a subscription Graph no longer knows counts as removed."""
+        ...
+
+
+class MailboxGateway(Protocol):
+    """Opens the mail server a connection names: its ``MailboxSource`` and, for Graph, subscriptions."""
+
+    def source(self, connection: M365Connection) -> MailboxSource: ...
+
+    def subscriptions(self, connection: M365Connection) -> SubscriptionClient | None:
+        """None when the protocol has no push notifications (EWS: polled instead)."""
+        ...
+
+
+class TokenCacheStore(Protocol):
+    """msal's serialized token cache, kept per firm, tenant and app so every worker shares it."""
+
+    def load(self, firm_id: str, tenant_id: str, client_id: str) -> str | None: ...
+
+    def save(self, firm_id: str, tenant_id: str, client_id: str, blob: str) -> None: ...
+
+
+class WorkQueue(Protocol):
+    """Background work (SQS). Each message is a small JSON object whose ``kind`` names the job."""
+
+    def send(self, messages: Sequence[Mapping[str, Any]], delay_seconds: int = 0) -> None: ...
+
+
+class MailboxRepository(Protocol):
+    """Microsoft 365 connections, per-folder sync state, subscriptions and the meeting ledger."""
+
+    def connection(self, firm_id: str) -> M365Connection | None: ...
+
+    def save_connection(self, connection: M365Connection, actor: str, action: str) -> M365Connection:
+        """Conditional on ``connection.version`` (0 = new); raises ``StaleVersion``."""
+        ...
+
+    def connected_firms(self) -> list[str]: ...
+
+    def sync_state(self, firm_id: str, user_id: str, folder: Folder) -> FolderSyncState:
+        """The stored state, or a fresh one (version 0) when the folder was never synced."""
+        ...
+
+    def sync_states(self, firm_id: str) -> list[FolderSyncState]: ...
+
+    def save_sync_state(self, state: FolderSyncState) -> FolderSyncState:
+        """Conditional on ``state.version``: two workers never both advance one state (``StaleVersion``)."""
+        ...
+
+    def subscription(self, firm_id: str, user_id: str, folder: Folder) -> Subscription | None: ...
+
+    def subscription_by_id(self, subscription_id: str) -> Subscription | None: ...
+
+    def subscriptions(self, firm_id: str) -> list[Subscription]: ...
+
+    def save_subscription(self, subscription: Subscription, replaces: Subscription | None) -> Subscription:
+        """Store (conditional on ``version``) and keep the lookup by subscription id in step."""
+        ...
+
+    def delete_subscription(self, subscription: Subscription) -> None: ...
+
+    def mark_queued(self, target: SyncTarget, now: datetime, stale_before: datetime) -> bool:
+        """Note that a sync job is queued; False if one already is (queued after ``stale_before``)."""
+        ...
+
+    def clear_queued(self, target: SyncTarget) -> None: ...
+
+    def ledger(self, firm_id: str, user_id: str, item_ids: Iterable[str]) -> dict[str, LedgerEntry]: ...
+
+    def update_ledger(
+        self, firm_id: str, user_id: str, remember: Iterable[LedgerEntry], forget: Iterable[str]
+    ) -> None: ...
+
+    def due_meetings(self, firm_id: str, before: datetime) -> list[tuple[str, LedgerEntry]]:
+        """Pending meetings of the firm that ended before ``before``: (user id, entry)."""
+        ...

@@ -58,8 +58,7 @@ class Settings(BaseSettings):
     graph_ca_bundle: str | None = None
     graph_page_size: int = Field(default=50, ge=1, le=1000)
     graph_max_retries: int = Field(default=6, ge=0, le=20)
-    # The API's public https base URL: Graph posts change notifications to {it}/webhooks/graph.
-    webhook_base_url: str | None = None
+    # Graph posts change notifications to {api_base_url}/webhooks/graph (https in production).
     # Graph allows Outlook message and event subscriptions up to 10,080 minutes; renewed at half life.
     subscription_lifetime_minutes: int = Field(default=4230, ge=45, le=10080)
     # The calendarView window a calendar sync round covers, and how far back a new mailbox is read.

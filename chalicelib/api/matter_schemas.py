@@ -197,6 +197,11 @@ class ActivityTypeIn(Input):
     utbms_activity: str | None = Field(default=None, max_length=8)
     billable: bool = True
     rate: str | None = Field(default=None, pattern=r"^\d{1,7}(\.\d{1,2})?$")
+    external_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description='ids in other systems, merged into the ones it has; "tabs3" is its Tabs3 tcode',
+        max_length=20,
+    )
 
 
 class ActivityTypeOut(ApiModel):
@@ -206,6 +211,7 @@ class ActivityTypeOut(ApiModel):
     utbms_activity: str | None
     billable: bool
     rate: str | None
+    external_ids: dict[str, str] = Field(default_factory=dict)
     version: int
 
     @classmethod

@@ -178,13 +178,14 @@ class ExportService:
                     record.format,
                     lines,
                     out,
+                    tcodes=self._tabs3_tcodes(record.firm_id),
                     law_firm_id=self._law_firm_id or record.firm_id,
                     invoice_date=record.last_day,
                     billing_start=record.first_day,
                     billing_end=record.last_day,
-                    invoice_number_for=lambda client, matter: f"{record.last_day:%Y%m}-{client}-{matter}"[
-                        :20
-                    ],
+                    invoice_number_for=lambda client, matter: _invoice_number(
+                        record.last_day, client, matter
+                    ),
                     description=f"Legal services {record.first_day:%m/%d/%Y} to {record.last_day:%m/%d/%Y}",
                 )
             with open(path, "rb") as stored:
@@ -214,6 +215,17 @@ class ExportService:
             finished = self._billing.export(record.firm_id, record.export_id)
             assert finished is not None
             return finished
+
+    def _tabs3_tcodes(self, firm_id: str) -> dict[str, int]:
+        """Tabs3 transaction codes, set per activity type as its "tabs3" external id."""
+        tcodes: dict[str, int] = {}
+        for activity in self._matters.list_activity_types(firm_id):
+            code = activity.external_ids.get("tabs3", "")
+            if code.isdigit():
+                for key in (activity.name, activity.code, activity.utbms_activity):
+                    if key:
+                        tcodes[key] = int(code)
+        return tcodes
 
     def _entry(self, firm_id: str, user_id: str, day: str, entry_id: str) -> Entry | None:
         return self._timeline.get_entry(firm_id, user_id, date.fromisoformat(day), entry_id)
@@ -381,11 +393,18 @@ _CSV_WRITERS: dict[ExportFormat, Callable[[Iterable[ExportLine], TextIO], Export
 
 
 def _write(
-    export_format: ExportFormat, lines: Iterable[ExportLine], out: TextIO, **ledes: Any
+    export_format: ExportFormat,
+    lines: Iterable[ExportLine],
+    out: TextIO,
+    *,
+    tcodes: dict[str, int],
+    **ledes: Any,
 ) -> ExportSummary:
-    """Write ``lines`` in ``export_format``; the LEDES options matter only to LEDES."""
+    """Write ``lines`` in ``export_format``; the LEDES options matter only to LEDES, tcodes to Tabs3."""
     if export_format is ExportFormat.LEDES:
         return write_ledes(lines, out, **ledes)
+    if export_format is ExportFormat.TABS3:
+        return write_tabs3(lines, out, tcodes=tcodes)
     return _CSV_WRITERS[export_format](lines, out)
 
 
@@ -409,9 +428,18 @@ def _client_number(client: Client | None, matter: Matter) -> str:
 
 
 def _timekeeper_id(user: User | None, user_id: str) -> str:
+    # The firm's timekeeper code when it set one (external id "timekeeper"), else the person's initials,
+    # the convention billing systems use (Tabs3 allows three characters).
     if user is None:
-        return user_id
-    return user.external_ids.get("timekeeper") or user.email.split("@")[0].upper()
+        return user_id[:3].upper()
+    initials = "".join(word[0] for word in user.display_name.split() if word[:1].isalpha())
+    return user.external_ids.get("timekeeper") or initials[:3].upper() or user.email[:3].upper()
+
+
+def _invoice_number(period_end: date, client: str, matter: str) -> str:
+    """Stable, unique per client matter and period, and within LEDES's 20 characters."""
+    digest = hashlib.sha256(f"{client}|{matter}".encode()).hexdigest()[:10].upper()
+    return f"{period_end:%y%m}-{digest}"
 
 
 def _line_order(line: ExportLine) -> tuple[str, str, date, str]:

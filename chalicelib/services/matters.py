@@ -198,7 +198,9 @@ class MatterService:
         if activity.code not in existing:
             return self._repo.activities.add(replace(activity, version=0), principal.actor)
         _versioned(existing[activity.code], activity.version)
-        return self._repo.activities.update(activity, principal.actor)
+        # Links made by a billing-system sync stay unless the change names them.
+        merged = {**existing[activity.code].external_ids, **activity.external_ids}
+        return self._repo.activities.update(replace(activity, external_ids=merged), principal.actor)
 
 
 def _versioned(entity: Any, version: int) -> Any:

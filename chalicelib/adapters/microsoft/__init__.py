@@ -1,0 +1,1 @@
+"""Microsoft 365 adapters: Graph (delta queries, subscriptions), EWS (on-premises Exchange), tokens."""
