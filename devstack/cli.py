@@ -29,7 +29,14 @@ def cmd_devstack(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     Devstack(
         var=args.var,
-        ports=Ports(api=args.api_port, web=args.web_port, aws=args.aws_port, m365=args.m365_port),
+        ports=Ports(
+            api=args.api_port,
+            web=args.web_port,
+            aws=args.aws_port,
+            m365=args.m365_port,
+            clio=args.clio_port,
+            actionstep=args.actionstep_port,
+        ),
     ).run_forever()
     return 0
 
@@ -224,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     devstack.add_argument("--web-port", type=int, default=8001)
     devstack.add_argument("--aws-port", type=int, default=5055)
     devstack.add_argument("--m365-port", type=int, default=8443)
+    devstack.add_argument("--clio-port", type=int, default=8010)
+    devstack.add_argument("--actionstep-port", type=int, default=8011)
     devstack.set_defaults(handler=cmd_devstack)
 
     token = commands.add_parser("token", help="print a bearer token for a demo user of the running devstack")

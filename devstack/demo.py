@@ -77,6 +77,11 @@ def demo_directory(console_redirect_uri: str) -> Directory:
     return Directory([Tenant(TENANT_ID, FIRM_NAME, TENANT_DOMAIN, users=users, apps=[app])])
 
 
+def demo_user_id(person: DemoPerson) -> str:
+    """Demo people have fixed ids, so links to them survive a reset of the devstack."""
+    return f"demo-{person.email.replace('.', '-')}"
+
+
 def ensure_demo_firm(container: Container) -> bool:
     """Create the demo firm and its roster unless a previous run did; returns whether it seeded."""
     firms = container.roster
@@ -90,7 +95,7 @@ def ensure_demo_firm(container: Container) -> bool:
             firm.firm_id,
             RosterUser(
                 firm_id=firm.firm_id,
-                user_id=f"demo-{person.email.replace('.', '-')}",
+                user_id=demo_user_id(person),
                 email=email_of(person),
                 display_name=person.name,
                 roles=person.roles,

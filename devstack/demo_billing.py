@@ -58,7 +58,7 @@ def start_simulators(var: Path, clio_port: int, actionstep_port: int) -> tuple[A
         (ActionstepSimulator, actionstep_port, "actionstep", ACTIONSTEP_CLIENT_ID, ACTIONSTEP_CLIENT_SECRET),
     ):
         saved = state / f"{name}.json"
-        options = {"port": port, "client_id": client_id, "client_secret": secret}
+        options: dict[str, Any] = {"port": port, "client_id": client_id, "client_secret": secret}
         if saved.exists():
             simulator = cls.from_dict(json.loads(saved.read_text()), **options)
         else:

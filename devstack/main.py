@@ -6,6 +6,7 @@
     API (chalice local, :8000) ── the real app.py
     web (:8001) ── addin/ (console, task pane), /config.json, /devstack/ (outbox, schedules)
     scheduler ── fires app.py's schedules on their cron
+    Clio simulator (:8010), Actionstep simulator (:8011) ── OAuth, API, rate limits, faults
 
 State is saved under var/ on stop (and every 30 s) and loaded on start.
 """
@@ -35,6 +36,8 @@ class Ports:
     web: int = 8001
     aws: int = 5055
     m365: int = 8443
+    clio: int = 8010
+    actionstep: int = 8011
 
 
 @dataclass
@@ -60,6 +63,11 @@ class Devstack:
         restored = load_tables(self.aws, self.resources.table_names, self.var / "aws")
 
         identity, m365 = self._start_m365()
+        from devstack import demo_billing
+
+        self.clio, self.actionstep = demo_billing.start_simulators(
+            self.var, self.ports.clio, self.ports.actionstep
+        )
         web_base = f"http://localhost:{self.ports.web}" if self.ports.web else None
         environment = {
             **self.resources.environment,
@@ -68,6 +76,7 @@ class Devstack:
             "MATTERLINE_IDENTITY_AUDIENCE": self._demo.API_APP_ID_URI,
             "MATTERLINE_IDENTITY_CA_BUNDLE": self.tls.ca_bundle,
             "MATTERLINE_STATE_MACHINES": json.dumps(self._state_machines()),
+            **demo_billing.environment(self.clio, self.actionstep),
         }
         os.environ.update(environment)
         reset_settings()
@@ -77,6 +86,12 @@ class Devstack:
         seeded = self._demo.ensure_demo_firm(container())
         install_unauthorized_translation()
         self._start_api()
+        # OAuth callbacks come back to the API, whose port is known only now.
+        os.environ["MATTERLINE_API_BASE_URL"] = f"http://localhost:{self.api_port}"
+        reset_settings()
+        use_container(None)
+        if seeded:
+            self._connect_demo_billing()
         self._start_web(web_base)
         self._snapshots = threading.Event()
         threading.Thread(target=self._snapshot_loop, name="devstack-snapshots", daemon=True).start()
@@ -105,6 +120,24 @@ class Devstack:
         self.m365.start()
         self.servers.append(self.m365)
         return self.identity, self.m365
+
+    def _connect_demo_billing(self) -> None:
+        from chalicelib.bootstrap import container
+        from chalicelib.domain.identity import Role
+        from devstack import demo_billing
+
+        services = container()
+        firm = services.roster.firm_for_tenant(self._demo.TENANT_ID)
+        person = next(p for p in self._demo.DEMO_PEOPLE if Role.FIRM_ADMIN in p.roles)
+        admin = services.roster.member(firm.firm_id, self._demo.demo_user_id(person)) if firm else None
+        if firm is None or admin is None:
+            return
+        try:
+            demo_billing.connect_demo_firm(services, firm.firm_id, admin, "clio")
+        except Exception:
+            logger.exception(
+                "could not connect the demo firm to the simulated Clio; connect it in the console"
+            )
 
     def _state_machines(self) -> dict[str, str]:
         # Logical ids are "HousekeepingStateMachine"; workflows are named "housekeeping".
@@ -162,6 +195,9 @@ class Devstack:
         from devstack.aws.snapshot import save_tables
 
         save_tables(self.aws, self.resources.table_names, self.var / "aws")
+        from devstack.demo_billing import save_simulators
+
+        save_simulators(self.var, self.clio, self.actionstep)
         directory_file = self.var / "m365" / "directory.json"
         temporary = directory_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.directory.to_dict(), indent=2))
@@ -181,6 +217,8 @@ class Devstack:
             "web": self.web.base_url,
             "m365": self.m365.base_url,
             "aws": self.aws.endpoint_url,
+            "clio": self.clio.base_url,
+            "actionstep": self.actionstep.base_url,
             "tenant_id": self._demo.TENANT_ID,
             "client_id": self._demo.API_CLIENT_ID,
             "audience": self._demo.API_APP_ID_URI,
@@ -197,6 +235,8 @@ class Devstack:
         self.web.stop()
         self.api.shutdown()
         self.m365.stop()
+        self.clio.stop()
+        self.actionstep.stop()
         self.aws.stop()
 
     # -- the command -------------------------------------------------------------------------------
@@ -215,6 +255,8 @@ Matterline devstack is running (Ctrl-C to stop; data is kept in {self.var}).
   devstack pages        {self.web.base_url}/devstack/   (outbox, schedules)
   Microsoft 365 (sim)   {self.m365.base_url}       (CA: {self.tls.ca_bundle})
   embedded AWS          {self.aws.endpoint_url}
+  Clio (simulated)      {self.clio.base_url}       (the demo firm is connected and synced)
+  Actionstep (sim)      {self.actionstep.base_url}
 
   Demo firm "{self._demo.FIRM_NAME}" — sign in as (no password):
 {people}

@@ -144,8 +144,14 @@ def _plan_contacts(
     now: datetime,
 ) -> None:
     creates, updates = plan.contacts
+    # One address, one contact: a system may list a person twice (as a client and as a contact).
+    planned: set[str] = set()
     for remote in contacts:
         email = normalize_email(remote.email) if remote.email else None
+        if email in planned:
+            continue
+        if email:
+            planned.add(email)
         client = clients.get(remote.external_id)
         current = existing.contacts_by_external_id.get(remote.external_id)
         if current is None and email:

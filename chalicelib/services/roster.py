@@ -59,6 +59,10 @@ class RosterService:
         """The firm registered for a Microsoft 365 tenant, if any (operations and onboarding)."""
         return self._firms.get_by_tenant(tenant_id)
 
+    def member(self, firm_id: str, user_id: str) -> User | None:
+        """A roster entry by id, for system work (schedules, the devstack) that acts without a caller."""
+        return self._users.get(firm_id, user_id)
+
     def firm_of(self, principal: Principal) -> Firm:
         """The caller's firm."""
         firm = self._firms.get(principal.firm_id)

@@ -69,6 +69,10 @@ class RunningDevstack:
                 str(self.ports["aws"]),
                 "--m365-port",
                 str(self.ports["m365"]),
+                "--clio-port",
+                str(self.ports["clio"]),
+                "--actionstep-port",
+                str(self.ports["actionstep"]),
             ],
             cwd=ROOT,
             stdout=log,
@@ -118,7 +122,7 @@ def _clean_env() -> dict[str, str]:
 def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
     running = RunningDevstack(
         var=tmp_path_factory.mktemp("var"),
-        ports={name: free_port() for name in ("api", "web", "aws", "m365")},
+        ports={name: free_port() for name in ("api", "web", "aws", "m365", "clio", "actionstep")},
     )
     running.start()
     yield running

@@ -188,3 +188,14 @@ def test_a_record_our_rules_refuse_is_skipped_with_the_reason() -> None:
     )
     assert plan.matters[0] == []
     assert plan.skipped and "number" in plan.skipped[0]
+
+
+def test_a_person_listed_twice_with_one_address_becomes_one_contact() -> None:
+    plan = _plan(
+        _existing(),
+        remote_contacts=[
+            RemoteContact("7004", "Maria Delgado", "maria@delgado-family.example", is_client=True),
+            RemoteContact("7105", "Maria Delgado", "Maria@delgado-family.example"),
+        ],
+    )
+    assert [(c.name, c.external_ids) for c in plan.contacts[0]] == [("Maria Delgado", {"clio": "7004"})]
