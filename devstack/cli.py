@@ -273,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = commands.add_parser("schedule", help="fire one of the app's schedules now")
     schedule.add_argument("name")
     schedule.set_defaults(handler=cmd_schedule)
+
+    from devstack.cli_billing import register as register_billing
+
+    register_billing(commands)
     return parser
 
 
