@@ -225,6 +225,8 @@ class PostingResult:
     external_id: str | None = None
     message: str = ""
     attempts: int = 1
+    # Whether trying again may help (throttling, a lost reply, a 5xx); the run retries these once.
+    retryable: bool = False
 
 
 @dataclass

@@ -116,11 +116,19 @@ class PostingService:
         lookups = _Lookups({}, {}, {a.code: a for a in self._matters.list_activity_types(firm_id)})
         report = PostingReport()
         entries = every_item(lambda cursor: self._billing.released(firm_id, first, last, cursor, 200))
+        retry: list[tuple[int, Entry]] = []
         for entry in itertools.islice(entries, limit):
             result = self._post_one(connection, target, entry, lookups, actor)
             report.results.append(result)
             if result.outcome == "stopped":
                 break
+            if result.retryable:
+                retry.append((len(report.results) - 1, entry))
+        # One more try at the end for what failed in passing (a throttling burst, a lost reply): by now
+        # the burst is usually over, and the attempt looks for an earlier create before posting.
+        if report.count("stopped") == 0:
+            for index, entry in retry:
+                report.results[index] = self._post_one(connection, target, entry, lookups, actor)
         latest = self._billing.connection(firm_id, connection.system.value) or connection
         failures = report.count("failed") + report.count("stopped")
         # StaleVersion: a token refresh or another run saved meanwhile; the ledger holds the results anyway.
@@ -198,7 +206,9 @@ class PostingService:
             self._billing.save_posting(
                 replace(claim, state=PostingState.FAILED, message=str(failure), maybe_created=maybe)
             )
-            return PostingResult(entry.entry_id, "failed", message=str(failure), attempts=attempts)
+            return PostingResult(
+                entry.entry_id, "failed", message=str(failure), attempts=attempts, retryable=failure.retryable
+            )
         self._billing.save_posting(
             replace(claim, state=PostingState.POSTED, external_id=external_id, message="")
         )
