@@ -101,7 +101,7 @@ ACTION_TYPE_ID = "1"
 QUICK_CODE_IDS: dict[str, int] = {activity.code: 201 + index for index, activity in enumerate(ACTIVITY_TYPES)}
 _STATUS_WORDS = {"open": "Active", "pending": "Inactive", "closed": "Closed"}
 _DEFAULT_RATES = {"attorney": Decimal("350.00"), "other": Decimal("150.00")}
-_OPERATORS = ("eq", "nteq", "gt", "gteq", "lt", "lteq", "like", "ilike")
+_OPERATORS = ("eq", "nteq", "in", "gt", "gteq", "lt", "lteq", "like", "ilike")
 _RESERVED = {"page", "pageSize", "fields", "include", "sort"}
 
 
@@ -780,18 +780,20 @@ def _condition(field_name: str, kind: str, operator: str, raw: str) -> Callable[
             pattern = re.escape(raw).replace(r"\*", ".*").replace("%", ".*")
             regex = re.compile(f"^{pattern}$", re.IGNORECASE if operator == "ilike" else 0)
             return lambda record: regex.match(str(_value(record, field_name) or "")) is not None
-        wanted = [_comparable(kind, part) for part in raw.split(",")] if operator in ("eq", "nteq") else []
-        bound = _comparable(kind, raw) if operator not in ("eq", "nteq") else None
+        # eq and in take a comma list (id_in=1,2,3 is how Actionstep's own clients ask for several).
+        listed = operator in ("eq", "nteq", "in")
+        wanted = [_comparable(kind, part) for part in raw.split(",")] if listed else []
+        bound = _comparable(kind, raw) if not listed else None
     except (TypeError, ValueError) as error:
         raise ActionstepApiError(
             400, "Bad Request", f"{raw!r} is not a valid value for {field_name}."
         ) from error
-    if bound is None and operator not in ("eq", "nteq"):
+    if bound is None and not listed:
         raise ActionstepApiError(400, "Bad Request", f"{raw!r} is not a valid value for {field_name}.")
 
     def check(record: Mapping[str, Any]) -> bool:
         value = _comparable(kind, _value(record, field_name))
-        if operator == "eq":
+        if operator in ("eq", "in"):
             return value in wanted
         if operator == "nteq":
             return value not in wanted

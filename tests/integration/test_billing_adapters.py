@@ -1096,11 +1096,6 @@ def test_actionstep_sync_reads_users_actions_participants_and_quick_codes(
     assert (changed.external_id, changed.status) == (all_matters[0].external_id, "pending")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Actionstep simulator refuses Actionstep's `_in` filter operator "
-    "(status_in=Active,Inactive); reported to the lead",
-)
 def test_actionstep_open_matters_leave_closed_actions_out(actionstep_account: Connected) -> None:
     target = actionstep_account.target
     open_matters = list(target.matters(include_closed=False))
