@@ -98,6 +98,8 @@ class StoredTokenSource:
         self._clock = clock
         self._firm_id = firm_id
         self._system = system
+        # Opened once per run: a KMS call per request would cost more than the request itself.
+        self._opened: OAuthTokens | None = None
 
     def _load(self) -> tuple[BillingConnection, OAuthTokens]:
         connection = self._repository.connection(self._firm_id, self._system.value)
@@ -105,11 +107,12 @@ class StoredTokenSource:
             raise ReauthorizationRequired(f"{self._system.value} is not connected; connect it first")
         if connection.status is ConnectionStatus.REAUTHORIZE:
             raise ReauthorizationRequired()
-        return connection, _tokens_from_bytes(self._box.open(connection.sealed_tokens, self._firm_id))
+        self._opened = _tokens_from_bytes(self._box.open(connection.sealed_tokens, self._firm_id))
+        return connection, self._opened
 
     def current(self) -> OAuthTokens:
         """The stored tokens, renewed first when they are about to expire."""
-        _, tokens = self._load()
+        tokens = self._opened or self._load()[1]
         if tokens.expires_at - RENEW_BEFORE <= self._clock.now():
             return self.refresh(tokens)
         return tokens
@@ -133,6 +136,7 @@ class StoredTokenSource:
             # Another worker saved first. Its tokens are the ones the system now honours.
             _, stored = self._load()
             return stored
+        self._opened = renewed
         return renewed
 
     def _mark_reauthorize(self, connection: BillingConnection) -> None:
