@@ -10,6 +10,7 @@ from chalice import Chalice, Cron
 
 from chalicelib.api.billing import billing
 from chalicelib.api.matters import matters
+from chalicelib.api.microsoft import microsoft
 from chalicelib.api.people import people
 from chalicelib.api.security import security
 from chalicelib.api.suggestions import suggestions
@@ -26,6 +27,7 @@ app.register_blueprint(timeline)
 app.register_blueprint(matters)
 app.register_blueprint(suggestions)
 app.register_blueprint(billing)
+app.register_blueprint(microsoft)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")
@@ -35,3 +37,22 @@ def housekeeping(event: object) -> dict[str, str]:
 
     services = container()
     return {"execution_arn": services.housekeeping.start_daily_run(services.clock.now())}
+
+
+@app.schedule(Cron("0/15", "*", "*", "*", "?", "*"), name="billing_sync")
+def billing_sync(event: object) -> dict[str, int]:
+    """Every 15 minutes: sync each firm's billing systems whose ACTION_SYNC_INTERVAL_MINUTES (matters) or
+    QUICK_CODE_SYNC_INTERVAL_MINUTES (activity types) has passed."""
+    from chalicelib.bootstrap import container
+
+    services = container()
+    return services.billing.sync_due(services.housekeeping.firm_ids())
+
+
+@app.schedule(Cron("0/30", "*", "*", "*", "?", "*"), name="renew_subscriptions")
+def renew_subscriptions(event: object) -> dict[str, int]:
+    """Every 30 minutes: queue one Microsoft 365 maintenance job per connected firm (renew Graph
+    subscriptions at half life, recreate lost ones, capture meetings that have ended, poll EWS)."""
+    from chalicelib.bootstrap import container
+
+    return {"firms": container().mailbox_sync.schedule_maintenance()}

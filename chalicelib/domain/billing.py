@@ -7,7 +7,7 @@ and implement ``chalicelib.ports.BillingTarget`` with these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from chalicelib.domain.errors import FieldError, InvalidInput
@@ -189,6 +189,22 @@ def parse_properties(named: dict[str, str], base: ConnectionProperties | None = 
     return ConnectionProperties(**current)
 
 
+def sync_due(connection: BillingConnection, now: datetime) -> tuple[bool, bool]:
+    """Whether the schedule should sync matters (and the rest), and activity types, now."""
+    if connection.status is not ConnectionStatus.CONNECTED:
+        return False, False
+    properties = connection.properties
+    matters = connection.last_sync_at is None or now - connection.last_sync_at >= timedelta(
+        minutes=properties.action_sync_interval_minutes
+    )
+    activities = (
+        connection.last_activity_sync_at is None
+        or now - connection.last_activity_sync_at
+        >= timedelta(minutes=properties.quick_code_sync_interval_minutes)
+    )
+    return matters, activities
+
+
 def posting_reference(entry_id: str) -> str:
     """Our reference for an entry in a billing system: stable, so a retry can find an earlier post."""
     return f"ML-{entry_id}"
@@ -262,6 +278,7 @@ class BillingConnection:
     connected_by: str | None = None
     connected_at: datetime | None = None
     last_sync_at: datetime | None = None
+    last_activity_sync_at: datetime | None = None
     last_sync: dict[str, int] = field(default_factory=dict)
     last_post_at: datetime | None = None
     last_error: str | None = None

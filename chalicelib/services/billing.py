@@ -28,9 +28,10 @@ from chalicelib.domain.billing import (
     OAuthTokens,
     ReauthorizationRequired,
     parse_properties,
+    sync_due,
 )
 from chalicelib.domain.billing_sync import SyncPlan, plan_sync
-from chalicelib.domain.errors import Conflict, Forbidden, NotFound, StaleVersion, UpstreamFailed
+from chalicelib.domain.errors import Conflict, DomainError, Forbidden, NotFound, StaleVersion, UpstreamFailed
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.imports import ExistingRecords
 from chalicelib.ports import (
@@ -294,8 +295,37 @@ class BillingConnectionService:
         principal.require(Permission.BILLING_EXPORT)
         return self.sync_firm(principal.firm_id, system_name, principal.actor)
 
-    def sync_firm(self, firm_id: str, system_name: str, actor: str) -> dict[str, Any]:
-        """The sync itself, for a person or the schedule. Incremental after the first run."""
+    def sync_due(self, firm_ids: list[str]) -> dict[str, int]:
+        """The schedule: sync each connected system whose intervals have passed; one failure stops none."""
+        done = {"synced": 0, "failed": 0}
+        now = self._clock.now()
+        for firm_id in firm_ids:
+            for connection in self._repository.connections(firm_id):
+                matters, activities = sync_due(connection, now)
+                if not (matters or activities):
+                    continue
+                try:
+                    self.sync_firm(
+                        firm_id, connection.system.value, "system:schedule", activity_types=activities
+                    )
+                    done["synced"] += 1
+                except DomainError as failure:
+                    done["failed"] += 1
+                    self._record_failure(connection, failure.message)
+        return done
+
+    def _record_failure(self, connection: BillingConnection, message: str) -> None:
+        latest = self._repository.connection(connection.firm_id, connection.system.value) or connection
+        with contextlib.suppress(StaleVersion):
+            self._repository.save_connection(
+                replace(latest, last_error=message), "system:schedule", "sync_failed"
+            )
+
+    def sync_firm(
+        self, firm_id: str, system_name: str, actor: str, *, activity_types: bool = True
+    ) -> dict[str, Any]:
+        """The sync itself, for a person or the schedule. Incremental after the first run; activity types
+        (Actionstep's quick codes) only when ``activity_types`` (they have their own interval)."""
         connection = self.connected(firm_id, system_name)
         target = self.target(firm_id, connection.system)
         since = connection.last_sync_at
@@ -310,7 +340,7 @@ class BillingConnectionService:
                 remote_users=list(target.users()),
                 remote_matters=list(target.matters(include_closed=True, updated_since=since)),
                 remote_contacts=list(target.contacts(updated_since=since)),
-                remote_activities=list(target.activity_types()),
+                remote_activities=list(target.activity_types()) if activity_types else [],
                 include_closed=connection.properties.show_closed_cases,
                 new_id=lambda: uuid.uuid4().hex[:16],
                 now=started,
@@ -327,7 +357,15 @@ class BillingConnectionService:
         summary: dict[str, Any] = plan.summary()
         latest = self._repository.connection(firm_id, system) or connection
         self._repository.save_connection(
-            replace(latest, last_sync_at=started, last_sync=summary, last_error=None), actor, "sync"
+            replace(
+                latest,
+                last_sync_at=started,
+                last_activity_sync_at=started if activity_types else latest.last_activity_sync_at,
+                last_sync=summary,
+                last_error=None,
+            ),
+            actor,
+            "sync",
         )
         return {**summary, "unmatched_users": plan.unmatched_users, "skipped_details": plan.skipped[:50]}
 
