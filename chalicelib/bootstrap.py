@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.persistence.billing import TableBillingRepository
 from chalicelib.adapters.persistence.jobs import TableJobProgress
 from chalicelib.adapters.persistence.learning import TableLearningStore
+from chalicelib.adapters.persistence.mailboxes import TableMailboxRepository
 from chalicelib.adapters.persistence.matters import TableMatterRepository
 from chalicelib.adapters.persistence.repositories import (
     TableApiTokenRepository,
@@ -27,11 +29,16 @@ from chalicelib.ports import (
     BillingTarget,
     Clock,
     FileStore,
+    MailboxGateway,
+    MailboxSource,
     OAuthClient,
     SecretBox,
+    SubscriptionClient,
+    TokenCacheStore,
     TokenSource,
     TokenVerifier,
     WorkflowStarter,
+    WorkQueue,
 )
 from chalicelib.services.api_tokens import ApiTokenService
 from chalicelib.services.audit import AuditService
@@ -41,6 +48,7 @@ from chalicelib.services.calls import CallImportService
 from chalicelib.services.exports import ExportService
 from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.imports import ImportService
+from chalicelib.services.mailbox_sync import MailboxSyncService, MailboxSyncSettings
 from chalicelib.services.matters import MatterService
 from chalicelib.services.posting import PostingService
 from chalicelib.services.roster import RosterService
@@ -69,6 +77,8 @@ class Container:
     billing: BillingConnectionService
     posting: PostingService
     exports: ExportService
+    mailbox_sync: MailboxSyncService
+    work_queue: WorkQueue
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -116,6 +126,68 @@ class SettingsBillingSystems:
         return ActionstepTarget(tokens)
 
 
+class SettingsMailboxGateway:
+    """``MailboxGateway`` from settings, built on first use: msal and the Graph client are imported only
+    by the requests and workers that talk to Microsoft 365, not at every cold start."""
+
+    def __init__(self, settings: Settings, token_caches: TokenCacheStore, secrets: SecretBox | None) -> None:
+        self._settings = settings
+        self._caches = token_caches
+        self._secrets = secrets
+        self._gateway: Any = None
+        self._lock = threading.Lock()
+
+    def built(self) -> Any:
+        """The ``MicrosoftGateway`` behind this one."""
+        with self._lock:
+            if self._gateway is None:
+                from chalicelib.adapters.microsoft.gateway import GraphSettings, MicrosoftGateway
+
+                settings = self._settings
+                secret = settings.graph_client_secret
+                self._gateway = MicrosoftGateway(
+                    GraphSettings(
+                        graph_base_url=settings.graph_base_url,
+                        authority_base=settings.identity_authority,
+                        default_client_id=settings.graph_client_id,
+                        default_client_secret=secret.get_secret_value() if secret else None,
+                        ca_bundle=settings.graph_ca_bundle,
+                        page_size=settings.graph_page_size,
+                        max_retries=settings.graph_max_retries,
+                    ),
+                    token_caches=self._caches,
+                    secret_box=self._secrets,
+                    ews_factory=_ews_source,
+                )
+            return self._gateway
+
+    def source(self, connection: Any) -> MailboxSource:
+        return self.built().source(connection)
+
+    def subscriptions(self, connection: Any) -> SubscriptionClient | None:
+        return self.built().subscriptions(connection)
+
+
+def _ews_source(connection: Any, tokens: Any, ca_bundle: str | None) -> MailboxSource:
+    """The EWS adapter for an on-premises connection (imported only when a firm uses EWS)."""
+    from chalicelib.adapters.microsoft.ews import EwsMailboxSource
+
+    return EwsMailboxSource(
+        endpoint=connection.ews_endpoint, tokens=tokens, ca_bundle=ca_bundle
+    )
+
+
+def _work_queue(settings: Settings) -> WorkQueue:
+    if settings.work_queue_url:
+        from chalicelib.adapters.queues.sqs import SqsWorkQueue
+
+        return SqsWorkQueue(aws_client("sqs", settings), settings.work_queue_url)
+    # No queue configured (unit tests, a bare local run): jobs wait in memory for whoever drains them.
+    from chalicelib.adapters.queues.memory import MemoryWorkQueue
+
+    return MemoryWorkQueue()
+
+
 def build_container(
     settings: Settings | None = None,
     *,
@@ -126,6 +198,8 @@ def build_container(
     secrets: SecretBox | None = None,
     files: FileStore | None = None,
     billing_systems: BillingSystems | None = None,
+    work_queue: WorkQueue | None = None,
+    mailbox_gateway: MailboxGateway | None = None,
 ) -> Container:
     """Wire the application. Tests pass their own table, clock or verifier; everything else is real."""
     settings = settings or get_settings()
@@ -183,6 +257,26 @@ def build_container(
         users=users,
         clock=clock,
     )
+    work_queue = work_queue or _work_queue(settings)
+    mailboxes = TableMailboxRepository(table, clock)
+    mailbox_sync = MailboxSyncService(
+        mailboxes=mailboxes,
+        gateway=mailbox_gateway or SettingsMailboxGateway(settings, mailboxes, secrets),
+        timeline=timeline,
+        queue=work_queue,
+        firms=firms,
+        users=users,
+        clock=clock,
+        secrets=secrets,
+        settings=MailboxSyncSettings(
+            api_base_url=settings.api_base_url,
+            default_client_id=settings.graph_client_id,
+            subscription_lifetime=timedelta(minutes=settings.subscription_lifetime_minutes),
+            calendar_past_days=settings.calendar_past_days,
+            calendar_future_days=settings.calendar_future_days,
+            backfill_days=settings.mailbox_backfill_days,
+        ),
+    )
     billing_repository = TableBillingRepository(table, clock)
     billing = BillingConnectionService(
         repository=billing_repository,
@@ -232,6 +326,8 @@ def build_container(
             clock=clock,
             law_firm_id=settings.law_firm_id,
         ),
+        mailbox_sync=mailbox_sync,
+        work_queue=work_queue,
     )
 
 

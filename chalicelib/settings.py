@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     graph_page_size: int = Field(default=50, ge=1, le=1000)
     graph_max_retries: int = Field(default=6, ge=0, le=20)
     # Graph posts change notifications to {api_base_url}/webhooks/graph (https in production).
-    # Graph allows Outlook message and event subscriptions up to 10,080 minutes; renewed at half life.
-    subscription_lifetime_minutes: int = Field(default=4230, ge=45, le=10080)
+    # Graph documents a maximum of 4,230 or 10,080 minutes for Outlook resources; we ask for a little
+    # less than 4,230 so a clock running ahead of Graph's never asks for too much. Renewed at half life.
+    subscription_lifetime_minutes: int = Field(default=4200, ge=45, le=10080)
     # The calendarView window a calendar sync round covers, and how far back a new mailbox is read.
     calendar_past_days: int = Field(default=7, ge=0, le=60)
     calendar_future_days: int = Field(default=28, ge=1, le=180)

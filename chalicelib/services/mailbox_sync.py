@@ -77,7 +77,7 @@ class MailboxSyncSettings:
 
     api_base_url: str
     default_client_id: str | None = None
-    subscription_lifetime: timedelta = timedelta(minutes=4230)
+    subscription_lifetime: timedelta = timedelta(minutes=4200)
     calendar_past_days: int = 7
     calendar_future_days: int = 28
     backfill_days: int = 7
@@ -401,9 +401,13 @@ class MailboxSyncService:
             outcome.accepted += 1
             yield notification, subscription
 
-    def _enqueue_syncs(self, targets: Iterable[SyncTarget], outcome: NotificationOutcome) -> None:
+    def _enqueue_syncs(
+        self, targets: Iterable[SyncTarget], outcome: NotificationOutcome, *, force: bool = False
+    ) -> None:
+        """Queue a sync per target unless one is already waiting; ``force`` queues regardless (after a
+        lost subscription the waiting job's message may be among what was lost)."""
         now = self._clock.now()
-        stale_before = now - self.settings.queued_stale
+        stale_before = now + timedelta(seconds=1) if force else now - self.settings.queued_stale
         jobs = []
         for target in targets:
             if self._mailboxes.mark_queued(target, now, stale_before):
@@ -610,6 +614,7 @@ class MailboxSyncService:
         now = self._clock.now()
         enabled = {u.user_id: u for u in connection.enabled_users}
         to_sync: list[SyncTarget] = []
+        resubscribed: list[SyncTarget] = []
         client = self._gateway.subscriptions(connection) if connection.uses_notifications else None
         for subscription in self._mailboxes.subscriptions(firm_id):
             if subscription.user_id not in enabled or client is None:
@@ -632,7 +637,7 @@ class MailboxSyncService:
                     if action:
                         counts[action] += 1
                     if action in ("created", "recreated"):
-                        to_sync.append(target)
+                        resubscribed.append(target)  # what happened while nobody listened
                         continue
                 state = states.get((user.user_id, folder))
                 quiet = (
@@ -645,12 +650,14 @@ class MailboxSyncService:
                     to_sync.append(target)
         outcome = NotificationOutcome()
         self._enqueue_syncs(to_sync, outcome)
+        self._enqueue_syncs(resubscribed, outcome, force=True)
         counts["synced"] = outcome.enqueued
         counts["released"] = self.release_due_meetings(firm_id)
         return counts
 
-    def handle_subscription_job(self, target: SyncTarget, action: str) -> str:
-        """A lifecycle event's work: renew, recreate (then resync) or resync one folder."""
+    def handle_subscription_job(self, target: SyncTarget, action: str, *, worker: str) -> str:
+        """A lifecycle event's work: renew, recreate (then resync) or resync one folder. The resync
+        runs here, not through the queue: the event says notifications (and so jobs) were lost."""
         connection = self._mailboxes.connection(target.firm_id)
         user = connection.user(target.user_id) if connection else None
         if connection is None or user is None or not user.enabled:
@@ -659,9 +666,8 @@ class MailboxSyncService:
         done = "resync"
         if client is not None and action in ("renew", "recreate"):
             done = self._ensure_subscription(client, connection, user, target.folder, force=action) or action
-        outcome = NotificationOutcome()
         if action != "renew" or done == "recreated":
-            self._enqueue_syncs([target], outcome)
+            self.run_sync_job(target, 0, worker)
         return done
 
     def _ensure_subscription(
