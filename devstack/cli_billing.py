@@ -74,29 +74,35 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
+    """Post in batches until nothing released is left, printing each entry's outcome."""
     from devstack.cli import _call_api
 
-    body = {"first_day": args.first_day, "last_day": args.last_day, "limit": args.limit}
-    print(f"posting released entries to {args.system} ...", file=sys.stderr)
-    status, reply = _call_api(
-        args,
-        "POST",
-        f"/connections/billing/{args.system}/post",
-        _admin(args),
-        {k: v for k, v in body.items() if v},
-    )
-    if status != 200:
-        _fail(reply)
-    for result in reply["results"]:
-        external = result["external_id"] or "-"
-        print(f"{result['entry_id']:<26} {result['outcome']:<15} {external:<12} {result['message']}")
+    body = {"first_day": args.first_day, "last_day": args.last_day, "limit": args.batch}
+    totals = dict.fromkeys(("posted", "already_posted", "failed", "skipped", "stopped"), 0)
+    seen: set[str] = set()
+    while True:
+        print(f"posting to {args.system}: {totals['posted']} posted so far ...", file=sys.stderr)
+        path = f"/connections/billing/{args.system}/post"
+        status, reply = _call_api(args, "POST", path, _admin(args), {k: v for k, v in body.items() if v})
+        if status != 200:
+            _fail(reply)
+        fresh = [r for r in reply["results"] if r["entry_id"] not in seen]
+        for result in fresh:
+            seen.add(result["entry_id"])
+            external = result["external_id"] or "-"
+            print(f"{result['entry_id']:<26} {result['outcome']:<15} {external:<12} {result['message']}")
+            totals[result["outcome"]] = totals.get(result["outcome"], 0) + 1
+        # Another batch only while the last one was full and moved something forward.
+        moved = any(r["outcome"] in ("posted", "already_posted") for r in fresh)
+        if reply["stopped"] or len(reply["results"]) < args.batch or not moved:
+            break
     print(
-        f"{reply['posted']} posted, {reply['already_posted']} already there, {reply['failed']} failed, "
-        f"{reply['skipped']} skipped" + (", stopped: reconnect and run again" if reply["stopped"] else "")
+        f"{totals['posted']} posted, {totals['already_posted']} already there, {totals['failed']} failed, "
+        f"{totals['skipped']} skipped" + (", stopped: reconnect and run again" if totals["stopped"] else "")
     )
-    if reply["failed"]:
+    if totals["failed"]:
         print("failed entries stay released: fix what the message says and run `matterline post` again")
-    return 1 if reply["failed"] or reply["stopped"] else 0
+    return 1 if totals["failed"] or totals["stopped"] else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -151,7 +157,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     post.add_argument("system", choices=SYSTEMS)
     post.add_argument("--from", dest="first_day", help="first day, YYYY-MM-DD (default: everything released)")
     post.add_argument("--to", dest="last_day", help="last day, YYYY-MM-DD")
-    post.add_argument("--limit", type=int, help="post at most this many entries")
+    post.add_argument("--batch", type=int, default=200, help="entries per request (default 200, at most 500)")
     post.set_defaults(handler=cmd_post)
 
     export = commands.add_parser("export", help="export a period's released time as a file")

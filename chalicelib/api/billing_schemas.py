@@ -86,7 +86,9 @@ class SyncOut(ApiModel):
 class PostIn(Input):
     first_day: date | None = None
     last_day: date | None = None
-    limit: int | None = Field(default=None, ge=1, le=10_000)
+    # One request posts a bounded batch (a billing system allows ~50 requests a minute); the CLI and the
+    # scheduled export call again until nothing is left.
+    limit: int = Field(default=200, ge=1, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> PostIn:

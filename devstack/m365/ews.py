@@ -50,6 +50,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import zlib
@@ -345,7 +346,6 @@ class _Context:
 
     caller: EwsCaller
     mailbox: Mailbox
-    api_version: str
 
 
 Operation = Callable[[ET.Element, _Context], ET.Element]
@@ -391,7 +391,7 @@ class EwsEndpoint:
             )
         try:
             header, operation = _parse_envelope(request.body)
-            api_version = _requested_version(header)
+            _check_requested_version(header)
             mailbox = self._target_mailbox(caller, header, request)
             back_off = self.throttle.check(caller, mailbox)
             if back_off is not None:
@@ -406,7 +406,7 @@ class EwsEndpoint:
                 raise _schema_error(
                     f"The element 'Body' in namespace '{SOAP_NS}' has invalid child element '{name}'."
                 )
-            body = handler(operation, _Context(caller, mailbox, api_version))
+            body = handler(operation, _Context(caller, mailbox))
         except EwsFault as fault:
             return _fault_response(fault)
         return _soap_response(body)
@@ -518,11 +518,11 @@ class EwsEndpoint:
             message = _response_message(messages, "GetFolder")
             try:
                 name = self._resolve_folder(folder_id, context)
-                folders = ET.SubElement(message, _m("Folders"))
-                self._write_folder(folders, name, context, shape)
-                _succeed(message)
             except EwsError as error:
                 _fail(message, error, container="Folders")
+                continue
+            _succeed(message)
+            self._write_folder(ET.SubElement(message, _m("Folders")), name, context, shape)
         return response
 
     def _resolve_folder(self, element: ET.Element, context: _Context) -> str:
@@ -799,14 +799,15 @@ class EwsEndpoint:
             message = _response_message(messages, "GetItem")
             try:
                 found = self._lookup_item(item_id, context)
-                items = ET.SubElement(message, _m("Items"))
-                if isinstance(found, Message):
-                    _write_message(items, found, render)
-                else:
-                    _write_calendar_item(items, found, render)
-                _succeed(message)
             except EwsError as error:
                 _fail(message, error, container="Items")
+                continue
+            _succeed(message)
+            items = ET.SubElement(message, _m("Items"))
+            if isinstance(found, Message):
+                _write_message(items, found, render)
+            else:
+                _write_calendar_item(items, found, render)
         return response
 
     def _lookup_item(self, element: ET.Element, context: _Context) -> Message | _CalendarEntry:
@@ -1175,13 +1176,12 @@ def _decode_folder_id(folder_id: str) -> tuple[str, str] | None:
     return (owner, name) if name in _FOLDER_NAMES else None
 
 
+_ID_TEXT = re.compile(r"^AA[A-Za-z0-9+/_=-]+$")
+
+
 def _looks_malformed(item_id: str) -> bool:
-    """Exchange ids are base64; anything else is malformed rather than merely unknown."""
-    try:
-        base64.b64decode(item_id.replace("-", "+").replace("_", "/") + "===", validate=False)
-    except (ValueError, binascii.Error):
-        return True
-    return not item_id.startswith("AA")
+    """Exchange ids are base64 text starting ``AA``; anything else is malformed rather than unknown."""
+    return _ID_TEXT.match(item_id) is None
 
 
 # --- Shapes and rendering ----------------------------------------------------------------------------------
@@ -1674,16 +1674,17 @@ def _parse_envelope(body: bytes) -> tuple[ET.Element | None, ET.Element]:
     return root.find(_s("Header")), soap_body[0]
 
 
-def _requested_version(header: ET.Element | None) -> str:
+def _check_requested_version(header: ET.Element | None) -> None:
+    """Refuse a RequestServerVersion this server does not know (without one, Exchange assumes 2007 SP1,
+    which it serves). exchangelib tries the next version when refused, which is how it guesses."""
     element = header.find(_t("RequestServerVersion")) if header is not None else None
     if element is None:
-        return "Exchange2007_SP1"  # what Exchange assumes without the header
+        return
     version = element.get("Version") or ""
     if version not in SUPPORTED_REQUEST_VERSIONS:
         raise EwsFault(
             "ErrorInvalidServerVersion", "The specified server version is invalid.", with_version_header=False
         )
-    return version
 
 
 def _impersonated_address(header: ET.Element | None) -> str | None:

@@ -150,7 +150,12 @@ class EwsMailboxSource:
     ``token_provider`` returns a current access token for Exchange (audience
     ``https://outlook.office365.com`` or the on-premises equivalent); ``ca_bundle`` is the CA file to
     verify the server with (None: the system's CAs); ``version`` is the server's RequestServerVersion
-    name (None: let exchangelib ask the server). Thread-safe; accounts are kept per mailbox.
+    name (None: let exchangelib ask the server). ``access_type`` is ``impersonation`` for an app-only
+    token (``full_access_as_app``) or ``delegate`` for a user's token (``EWS.AccessAsUser.All``).
+    ``forget_token`` is called when the server refuses a token, before one more is asked for (msal's
+    cache would otherwise return the same one: pass ``AppTokens.forget_access_tokens``). ``sleep``
+    waits out ``ErrorServerBusy`` back-offs, at most ``max_busy_retries`` times in a row and never
+    longer than ``max_back_off_seconds`` at once. Thread-safe; accounts are kept per mailbox.
     """
 
     def __init__(
@@ -162,6 +167,7 @@ class EwsMailboxSource:
         version: str | None = "Exchange2016",
         page_size: int = 100,
         access_type: str = "impersonation",
+        forget_token: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_busy_retries: int = 5,
         max_back_off_seconds: float = 300.0,
@@ -183,6 +189,7 @@ class EwsMailboxSource:
         self._ca_bundle = ca_bundle
         self._version = version
         self._access_type = access_type
+        self._forget_token = forget_token
         self._sleep = sleep
         self._max_busy_retries = max_busy_retries
         self._max_back_off = max_back_off_seconds
@@ -240,9 +247,10 @@ class EwsMailboxSource:
             if item_id not in seen and _epoch(start) <= before.start < _epoch(end)
         ]
         masters = dict(previous.masters)
-        # A page's state carries what the round has processed so far, so a caller that resumes from it
-        # re-fetches only the rest; the last page's state is the complete picture.
-        progress = {item_id: entry for item_id, entry in previous.seen.items() if item_id in seen}
+        # A page's state is the previous picture updated with what this round has reported so far: a
+        # caller that resumes from it re-fetches only the rest, and still hears of the removals, which
+        # come on the last page. The last page's state is the complete new picture.
+        progress = dict(previous.seen)
         chunks = [changed[i : i + self.page_size] for i in range(0, len(changed), self.page_size)] or [[]]
         for index, chunk in enumerate(chunks):
 
@@ -256,6 +264,7 @@ class EwsMailboxSource:
                 if item.id not in fetched:
                     # Gone between FindItem and GetItem.
                     seen.pop(item.id, None)
+                    progress.pop(item.id, None)
                     if before is not None:
                         changes.append(RemovedItem(item_id=item.id, folder=Folder.CALENDAR))
                     continue
@@ -499,6 +508,8 @@ class EwsMailboxSource:
                 ) from error
 
     def _renew_token(self) -> None:
+        if self._forget_token is not None:
+            self._forget_token()  # else a token cache would hand back the token just refused
         with self._lock:
             config = self._config
         if config is not None:
@@ -555,17 +566,21 @@ def _provided_token_credentials(token_provider: TokenProvider) -> Any:
     return _CREDENTIALS_CLASS(token_provider)
 
 
-def _token_dict(token: str) -> dict[str, Any]:
-    """The token as requests-oauthlib wants it, with ``expires_at`` read from the JWT when it is one,
-    so an expired token is renewed before it is sent."""
+def _token_dict(token: str, now: float | None = None) -> dict[str, Any]:
+    """The token as requests-oauthlib wants it. When it is a JWT, ``expires_at`` (its ``exp`` less a
+    margin) makes exchangelib ask for a fresh one before sending a stale one. A token that is already
+    past its ``exp`` gets no ``expires_at``: the server refuses it and ``_call`` renews it once, where
+    a past ``expires_at`` would make exchangelib ask for tokens forever."""
     value: dict[str, Any] = {"access_token": token, "token_type": "Bearer"}
     try:
         import jwt
 
-        claims = jwt.decode(token, options={"verify_signature": False})
-        value["expires_at"] = float(claims["exp"]) - TOKEN_EXPIRY_MARGIN_SECONDS
+        expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
     except (ImportError, KeyError, TypeError, ValueError, jwt.PyJWTError):
-        pass  # an opaque token: the server's 401 tells us when it is no longer good
+        return value  # an opaque token: the server's 401 tells us when it is no longer good
+    current = time.time() if now is None else now
+    if expires > current:
+        value["expires_at"] = min(expires, max(expires - TOKEN_EXPIRY_MARGIN_SECONDS, current + 1.0))
     return value
 
 
