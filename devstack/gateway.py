@@ -31,3 +31,13 @@ def _authorize(self: local.LocalGatewayAuthorizer, raw_path: str, event: Any, co
 def install_unauthorized_translation() -> None:
     """Idempotent: patch the local authorizer once per process."""
     local.LocalGatewayAuthorizer.authorize = _authorize  # type: ignore[method-assign,assignment]
+
+
+class NoDelayRequestHandler(local.ChaliceRequestHandler):
+    """Chalice's local handler, writing each reply at once.
+
+    http.server sends the headers and the body in two writes; with Nagle's algorithm on, the body waits
+    for the client's delayed ACK of the headers, about 40 ms per request on a kept-alive connection.
+    """
+
+    disable_nagle_algorithm = True

@@ -158,7 +158,9 @@ class Devstack:
             project_dir=str(ROOT),
             config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
         )
-        self.api = LocalDevServer(app, config, "127.0.0.1", self.ports.api)
+        from devstack.gateway import NoDelayRequestHandler
+
+        self.api = LocalDevServer(app, config, "127.0.0.1", self.ports.api, handler_cls=NoDelayRequestHandler)
         self.api_port = self.api.server.server_address[1]
         threading.Thread(target=self.api.serve_forever, name="devstack-api", daemon=True).start()
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chalicelib.api.schemas import ApiModel, Input, PageQuery
 from chalicelib.domain.matters import ActivityType, BillingMethod, Client, Contact, Matter, MatterStatus
@@ -66,17 +66,50 @@ class MatterIn(Input):
         return data
 
 
+def _without_null(schema: dict[str, Any]) -> None:
+    """The documented schema of a kept-when-omitted field: its value's type, no null, no default."""
+    branches = schema.pop("anyOf", None)
+    if branches:
+        schema.update(next(branch for branch in branches if branch.get("type") != "null"))
+    schema.pop("default", None)
+
+
+def kept_when_omitted(**constraints: Any) -> Any:
+    """A PATCH field: left out, the current value stays; sent, it must be a value (null is refused)."""
+    return Field(default=None, json_schema_extra=_without_null, **constraints)
+
+
 class MatterUpdate(Input):
+    """Send only what changes. ``responsible_user_id`` and ``rounding_increment_seconds`` may be null
+    (that clears them); every other field is kept when left out and cannot be null."""
+
     version: int = Field(ge=1)
-    name: str | None = Field(default=None, min_length=1, max_length=300)
-    client_id: str | None = Field(default=None, min_length=1, max_length=64)
-    status: MatterStatus | None = None
+    name: str | None = kept_when_omitted(min_length=1, max_length=300)
+    client_id: str | None = kept_when_omitted(min_length=1, max_length=64)
+    status: MatterStatus | None = kept_when_omitted()
     responsible_user_id: str | None = Field(default=None, max_length=64)
-    billing_method: BillingMethod | None = None
-    utbms_required: bool | None = None
+    billing_method: BillingMethod | None = kept_when_omitted()
+    utbms_required: bool | None = kept_when_omitted()
     rounding_increment_seconds: int | None = Field(default=None, ge=1, le=3600)
-    contact_ids: list[str] | None = Field(default=None, max_length=200)
-    external_ids: dict[str, str] | None = Field(default=None, max_length=10)
+    contact_ids: list[str] | None = kept_when_omitted(max_length=200)
+    external_ids: dict[str, str] | None = kept_when_omitted(max_length=10)
+
+    @field_validator(
+        "name",
+        "client_id",
+        "status",
+        "billing_method",
+        "utbms_required",
+        "contact_ids",
+        "external_ids",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # A null here used to reach the matter itself (a matter without a name or a client).
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
 
     def changes(self) -> dict[str, Any]:
         data = self.model_dump(exclude_unset=True, exclude={"version"})
