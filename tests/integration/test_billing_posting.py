@@ -295,7 +295,9 @@ def test_a_refused_refresh_token_stops_the_run_and_asks_for_a_reconnect(billing_
     assert references_posted(billing_api, system) == Counter()
 
 
-def test_the_schedule_syncs_a_connection_when_its_intervals_have_passed(billing_api, firm, system, clock) -> None:
+def test_the_schedule_syncs_a_connection_when_its_intervals_have_passed(
+    billing_api, firm, system, clock
+) -> None:
     connect(billing_api, firm, system)
     service = billing_api.container.billing
     assert service.sync_due([firm.firm.firm_id]) == {"synced": 0, "failed": 0}
@@ -305,7 +307,9 @@ def test_the_schedule_syncs_a_connection_when_its_intervals_have_passed(billing_
     clock.advance(minutes=61)
     assert service.sync_due([firm.firm.firm_id]) == {"synced": 1, "failed": 0}
     admin = billing_api.token_for(firm, Role.FIRM_ADMIN)
-    matter = billing_api.call("GET", "/matters?number=2026-0101&include_closed=true", token=admin).body["items"][0]
+    matter = billing_api.call("GET", "/matters?number=2026-0101&include_closed=true", token=admin).body[
+        "items"
+    ][0]
     assert matter["status"] == "closed"
     connection = billing_api.call("GET", f"/connections/billing/{system}", token=admin).body
     assert connection["last_sync_at"].startswith("2026-03-09T15:31")
