@@ -154,10 +154,13 @@ class SettingsMailboxGateway:
                         ca_bundle=settings.graph_ca_bundle,
                         page_size=settings.graph_page_size,
                         max_retries=settings.graph_max_retries,
+                        backfill_days=settings.mailbox_backfill_days,
                     ),
                     token_caches=self._caches,
                     secret_box=self._secrets,
-                    ews_factory=_ews_source,
+                    ews_factory=lambda connection, tokens, ca: _ews_source(
+                        connection, tokens, ca, settings.ews_token_scope
+                    ),
                 )
             return self._gateway
 
@@ -168,12 +171,16 @@ class SettingsMailboxGateway:
         return self.built().subscriptions(connection)
 
 
-def _ews_source(connection: Any, tokens: Any, ca_bundle: str | None) -> MailboxSource:
-    """The EWS adapter for an on-premises connection (imported only when a firm uses EWS)."""
+def _ews_source(connection: Any, tokens: Any, ca_bundle: str | None, scope: str) -> MailboxSource:
+    """The EWS adapter for an on-premises connection (exchangelib is imported only when a firm uses EWS).
+    The app-only token is for Exchange (``ews_token_scope``) and acts through impersonation."""
     from chalicelib.adapters.microsoft.ews import EwsMailboxSource
 
     return EwsMailboxSource(
-        endpoint=connection.ews_endpoint, tokens=tokens, ca_bundle=ca_bundle
+        connection.ews_endpoint,
+        lambda: tokens.app_token(scope),
+        ca_bundle=ca_bundle,
+        forget_token=tokens.forget_access_tokens,
     )
 
 

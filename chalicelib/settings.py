@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     calendar_past_days: int = Field(default=7, ge=0, le=60)
     calendar_future_days: int = Field(default=28, ge=1, le=180)
     mailbox_backfill_days: int = Field(default=7, ge=0, le=60)
+    # EWS (on-premises Exchange with hybrid modern auth): the resource app-only tokens are asked for.
+    ews_token_scope: str = "https://outlook.office365.com/.default"
 
     # The public base URL of this API: OAuth callbacks and webhooks are registered under it.
     api_base_url: str = "http://localhost:8000"

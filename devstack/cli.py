@@ -219,6 +219,98 @@ def cmd_suggest_evaluate(args: argparse.Namespace) -> int:
     return int(evaluate(args.rest) or 0)
 
 
+def _user_ids_by_email(args: argparse.Namespace, admin: str) -> dict[str, str]:
+    """The firm's roster as email -> user id (every page)."""
+    found: dict[str, str] = {}
+    cursor = ""
+    while True:
+        status, page = _call_api(
+            args, "GET", f"/users?limit=200{'&cursor=' + cursor if cursor else ''}", admin
+        )
+        if status != 200:
+            sys.exit(f"matterline: {page.get('detail', page)}")
+        found.update({user["email"].lower(): user["user_id"] for user in page["items"]})
+        if not page.get("next_cursor"):
+            return found
+        cursor = page["next_cursor"]
+
+
+def _print_connection(connection: dict) -> None:
+    print(
+        f"tenant {connection['tenant_id']} · app {connection['client_id']} · {connection['protocol']}"
+        + (f" ({connection['ews_endpoint']})" if connection.get("ews_endpoint") else "")
+    )
+    for user in connection["users"]:
+        state = "on " if user["enabled"] else "off"
+        folders = " ".join(
+            f"{f['folder']}:{(f['last_synced_at'] or 'never')[:19]}{'!' if f['last_error'] else ''}"
+            for f in user["folders"]
+        )
+        print(f"  {state} {user['mailbox']:<40} {folders}")
+    for error in connection["errors"]:
+        print(f"  error {error['user_id']}/{error['folder']}: {error['error']}")
+
+
+def cmd_m365_connect(args: argparse.Namespace) -> int:
+    """Connect the firm's tenant (Graph by default, EWS with --ews ENDPOINT)."""
+    admin = args.as_email or _email_for_role("firm_admin")
+    body: dict[str, object] = {"protocol": "ews" if args.ews else "graph"}
+    for name, value in (
+        ("tenant_id", args.tenant),
+        ("client_id", args.client_id),
+        ("client_secret", args.client_secret),
+        ("ews_endpoint", args.ews),
+    ):
+        if value:
+            body[name] = value
+    if args.user:
+        roster = _user_ids_by_email(args, admin)
+        missing = [email for email in args.user if email.lower() not in roster]
+        if missing:
+            sys.exit(f"matterline: not in the firm's roster: {', '.join(missing)}")
+        body["users"] = [{"user_id": roster[email.lower()]} for email in args.user]
+    status, connection = _call_api(args, "PUT", "/connections/microsoft", admin, body)
+    if status != 200:
+        sys.exit(f"matterline: {connection.get('detail', connection)}")
+    print("connected; subscriptions and first syncs run in the background")
+    _print_connection(connection)
+    return 0
+
+
+def cmd_m365_subscriptions(args: argparse.Namespace) -> int:
+    """List the firm's Graph subscriptions and when each is renewed."""
+    admin = args.as_email or _email_for_role("firm_admin")
+    status, subscriptions = _call_api(args, "GET", "/connections/microsoft/subscriptions", admin)
+    if status != 200:
+        sys.exit(f"matterline: {subscriptions.get('detail', subscriptions)}")
+    print(f"{'user':<16} {'folder':<10} {'expires':<20} {'renew from':<20} subscription")
+    for item in subscriptions:
+        print(
+            f"{item['user_id']:<16} {item['folder']:<10} {item['expires_at'][:19]:<20} "
+            f"{item['renewal_due_at'][:19]:<20} {item['subscription_id']}"
+        )
+    return 0
+
+
+def cmd_m365_sync(args: argparse.Namespace) -> int:
+    """Queue a sync now, of everyone or of one person (--user EMAIL)."""
+    admin = args.as_email or _email_for_role("firm_admin")
+    query = ""
+    if args.user:
+        roster = _user_ids_by_email(args, admin)
+        if args.user.lower() not in roster:
+            sys.exit(f"matterline: {args.user} is not in the firm's roster")
+        query = f"?user_id={roster[args.user.lower()]}"
+    status, queued = _call_api(args, "POST", f"/connections/microsoft/sync{query}", admin)
+    if status != 202:
+        sys.exit(f"matterline: {queued.get('detail', queued)}")
+    print(f"queued {queued['queued']} folder syncs")
+    status, connection = _call_api(args, "GET", "/connections/microsoft", admin)
+    if status == 200:
+        _print_connection(connection)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matterline", description="Matterline's admin command line.")
     parser.add_argument("--var", type=Path, default=VAR, help="the devstack's state folder (default: var/)")
@@ -270,6 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("rest", nargs=argparse.REMAINDER, help="options for the evaluation")
     evaluate.set_defaults(handler=cmd_suggest_evaluate)
 
+    m365 = commands.add_parser("m365", help="Microsoft 365 capture: connect the tenant, subscriptions, sync")
+    m365_commands = m365.add_subparsers(dest="m365_command", required=True)
+    connect = m365_commands.add_parser(
+        "connect", help="connect the firm's tenant (or change who is captured)"
+    )
+    connect.add_argument("--tenant", help="directory (tenant) id or domain (default: the firm's)")
+    connect.add_argument("--client-id", help="the app registration's client id (default: Matterline's)")
+    connect.add_argument("--client-secret", help="the app's secret, when the firm registered its own app")
+    connect.add_argument(
+        "--ews", metavar="ENDPOINT", help="on-premises Exchange: the EWS URL (default: Graph)"
+    )
+    connect.add_argument("--user", action="append", metavar="EMAIL", help="capture this person (repeat)")
+    connect.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
+    connect.set_defaults(handler=cmd_m365_connect)
+    subscriptions = m365_commands.add_parser("subscriptions", help="list the Graph subscriptions")
+    subscriptions.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
+    subscriptions.set_defaults(handler=cmd_m365_subscriptions)
+    sync = m365_commands.add_parser("sync", help="sync captured mailboxes now")
+    sync.add_argument("--user", metavar="EMAIL", help="only this person's mailbox")
+    sync.add_argument("--as-email", help="the admin to act as (default: the demo firm admin)")
+    sync.set_defaults(handler=cmd_m365_sync)
+
     schedule = commands.add_parser("schedule", help="fire one of the app's schedules now")
     schedule.add_argument("name")
     schedule.set_defaults(handler=cmd_schedule)
@@ -277,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack.cli_billing import register as register_billing
 
     register_billing(commands)
+    from devstack.addin_manifest import register as register_manifest
+
+    register_manifest(commands)
     return parser
 
 

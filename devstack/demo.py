@@ -8,7 +8,7 @@ from chalicelib.bootstrap import Container
 from chalicelib.domain.identity import SYSTEM_ACTOR, Role
 from chalicelib.domain.roster import User as RosterUser
 from chalicelib.domain.roster import UserStatus
-from devstack.m365 import AppRegistration, Directory, Tenant
+from devstack.m365 import EXCHANGE_RESOURCE, GRAPH_RESOURCE, AppRegistration, Directory, Tenant
 from devstack.m365 import User as DirectoryUser
 
 TENANT_ID = "6f1d2c3b-4a5e-4b7c-9d8e-0a1b2c3d4e5f"
@@ -18,6 +18,11 @@ FIRM_TIME_ZONE = "America/New_York"
 API_CLIENT_ID = "3c6e1b2a-9f4d-4e8b-a1c2-5d6e7f8a9b0c"
 API_APP_ID_URI = "api://matterline"
 API_SCOPE = "access_as_user"
+# Matterline's mailbox-capture app in the demo tenant: a confidential client holding the application
+# permissions a firm's admin consents to (Graph Mail.Read and Calendars.Read; EWS full_access_as_app).
+# The secret belongs to the simulated tenant only.
+CAPTURE_CLIENT_ID = "8b2f4c6d-1e3a-4f5b-9c7d-2e4f6a8b0c1d"
+CAPTURE_CLIENT_SECRET = "devstack-capture-secret"
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,42 @@ def demo_directory(console_redirect_uri: str) -> Directory:
         scopes=(API_SCOPE,),
     )
     users = [DirectoryUser(oid=p.oid, email=email_of(p), display_name=p.name) for p in DEMO_PEOPLE]
-    return Directory([Tenant(TENANT_ID, FIRM_NAME, TENANT_DOMAIN, users=users, apps=[app])])
+    return Directory([Tenant(TENANT_ID, FIRM_NAME, TENANT_DOMAIN, users=users, apps=[app, capture_app()])])
+
+
+def capture_app() -> AppRegistration:
+    """The app registration mailbox capture signs in as (client credentials), admin-consented."""
+    return AppRegistration(
+        client_id=CAPTURE_CLIENT_ID,
+        display_name="Matterline mailbox capture",
+        client_secret=CAPTURE_CLIENT_SECRET,
+        api_permissions={
+            GRAPH_RESOURCE: ("Mail.Read", "Calendars.Read"),
+            EXCHANGE_RESOURCE: ("full_access_as_app",),
+        },
+    )
+
+
+def ensure_capture_app(directory: Directory) -> None:
+    """Add the capture app to a demo directory saved before it existed."""
+    tenant = directory.tenant(TENANT_ID)
+    if tenant is not None and tenant.app(CAPTURE_CLIENT_ID) is None:
+        directory.add_app(TENANT_ID, capture_app())
+
+
+def connect_demo_mailboxes(container: Container) -> None:
+    """Connect the demo firm's tenant (Graph, every attorney captured), as its admin would."""
+    from chalicelib.domain.identity import Principal
+    from chalicelib.services.mailbox_sync import ConnectRequest
+
+    firm = container.roster.firm_for_tenant(TENANT_ID)
+    admin = next(p for p in DEMO_PEOPLE if Role.FIRM_ADMIN in p.roles)
+    if firm is None or container.mailbox_sync.connection_of(firm.firm_id) is not None:
+        return
+    principal = Principal(firm.firm_id, demo_user_id(admin), "user", admin.roles, email=email_of(admin))
+    container.mailbox_sync.connect(
+        principal, ConnectRequest(tenant_id=TENANT_ID, client_id=CAPTURE_CLIENT_ID)
+    )
 
 
 def demo_user_id(person: DemoPerson) -> str:

@@ -2,7 +2,8 @@
 
     embedded AWS (moto, :5055) ◀── tables, queues, state machines from infra/template.yaml
          ▲  Lambda bridge: Step Functions / SQS / invoke run lambdas/ and app.py in this process
-    Microsoft 365 simulator (:8443, TLS) ── Entra ID sign-in, JWKS, tokens
+    Microsoft 365 simulator (:8443, TLS) ── Entra ID sign-in, JWKS, tokens; Graph and EWS over the demo
+        mailboxes, which the scenario engine fills with a working day; Graph notifies the API's webhook
     API (chalice local, :8000) ── the real app.py
     web (:8001) ── addin/ (console, task pane), /config.json, /devstack/ (outbox, schedules)
     scheduler ── fires app.py's schedules on their cron
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("devstack")
 
 SNAPSHOT_SECONDS = 30
+# How often the scenario engine releases the demo mailboxes' due mail and meetings.
+SCENARIO_TICK_SECONDS = 20
 
 
 @dataclass
@@ -76,6 +79,12 @@ class Devstack:
             "MATTERLINE_IDENTITY_AUDIENCE": self._demo.API_APP_ID_URI,
             "MATTERLINE_IDENTITY_CA_BUNDLE": self.tls.ca_bundle,
             "MATTERLINE_STATE_MACHINES": json.dumps(self._state_machines()),
+            # Microsoft 365 capture talks to the simulated tenant exactly as it would to Microsoft's.
+            "MATTERLINE_IDENTITY_AUTHORITY": m365.base_url,
+            "MATTERLINE_GRAPH_BASE_URL": m365.base_url,
+            "MATTERLINE_GRAPH_CA_BUNDLE": self.tls.ca_bundle,
+            "MATTERLINE_GRAPH_CLIENT_ID": self._demo.CAPTURE_CLIENT_ID,
+            "MATTERLINE_GRAPH_CLIENT_SECRET": self._demo.CAPTURE_CLIENT_SECRET,
             **demo_billing.environment(self.clio, self.actionstep),
         }
         os.environ.update(environment)
@@ -92,6 +101,7 @@ class Devstack:
         use_container(None)
         if seeded:
             self._connect_demo_billing()
+        self._connect_demo_mailboxes()
         self._start_web(web_base)
         self._snapshots = threading.Event()
         threading.Thread(target=self._snapshot_loop, name="devstack-snapshots", daemon=True).start()
@@ -114,12 +124,62 @@ class Devstack:
             if saved.exists()
             else demo.demo_directory(console_uri)
         )
+        demo.ensure_capture_app(directory)
         self.directory = directory
         self.identity = IdentityProvider(directory, state / "identity")
         self.m365 = M365Server(self.identity, port=self.ports.m365, tls=self.tls)
+        self._start_mailboxes(state)
         self.m365.start()
         self.servers.append(self.m365)
         return self.identity, self.m365
+
+    def _start_mailboxes(self, state: Path) -> None:
+        """Graph and EWS over the demo mailboxes (restored from var/), and the scenario engine that
+        keeps producing their working day."""
+        from devstack.m365 import GraphSimulator, MailboxStore, NotificationSettings, SimulatorClock
+        from devstack.m365.ews import register_ews_routes
+        from devstack.m365.scenario import Scenario, install_demo_mailboxes
+
+        self.m365_clock = SimulatorClock()
+        saved = {name: state / f"{name}.json" for name in ("mailboxes", "subscriptions", "scenario")}
+        self.mail_store = (
+            MailboxStore.from_dict(json.loads(saved["mailboxes"].read_text()), self.m365_clock.now)
+            if saved["mailboxes"].exists()
+            else MailboxStore(self.m365_clock.now)
+        )
+        install_demo_mailboxes(self.mail_store)
+        self.graph = GraphSimulator(
+            self.m365,
+            self.mail_store,
+            clock=self.m365_clock,
+            notification_settings=NotificationSettings(verify=self.tls.ca_bundle),
+        )
+        if saved["subscriptions"].exists():
+            self.graph.notifications.load_dict(json.loads(saved["subscriptions"].read_text()))
+        register_ews_routes(self.m365, self.mail_store)
+        self.scenario = Scenario(self.mail_store, auto_generate=True, clock=self.m365_clock.now)
+        if saved["scenario"].exists():
+            self.scenario.load_dict(json.loads(saved["scenario"].read_text()))
+        self.scenario.register_routes(self.m365)
+        self._scenario_stop = threading.Event()
+        threading.Thread(target=self._scenario_loop, name="devstack-scenario", daemon=True).start()
+
+    def _scenario_loop(self) -> None:
+        # The first tick waits for the API: what it releases is notified to the API's webhook.
+        while not self._scenario_stop.wait(SCENARIO_TICK_SECONDS):
+            try:
+                self.scenario.tick()
+            except Exception:
+                logger.exception("scenario tick failed; will try again")
+
+    def _connect_demo_mailboxes(self) -> None:
+        """Connect the demo tenant for capture on first start (subscriptions and first syncs follow)."""
+        from chalicelib.bootstrap import container
+
+        try:
+            self._demo.connect_demo_mailboxes(container())
+        except Exception:
+            logger.exception("could not connect the demo tenant for capture; run `matterline m365 connect`")
 
     def _connect_demo_billing(self) -> None:
         from chalicelib.bootstrap import container
@@ -204,6 +264,15 @@ class Devstack:
         temporary = directory_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.directory.to_dict(), indent=2))
         temporary.replace(directory_file)
+        for name, data in (
+            ("mailboxes", self.mail_store.to_dict()),
+            ("subscriptions", self.graph.notifications.to_dict()),
+            ("scenario", self.scenario.to_dict()),
+        ):
+            target = self.var / "m365" / f"{name}.json"
+            temporary = target.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data, default=str))
+            temporary.replace(target)
 
     def _snapshot_loop(self) -> None:
         while not self._snapshots.wait(SNAPSHOT_SECONDS):
@@ -236,6 +305,8 @@ class Devstack:
         self.scheduler.stop()
         self.web.stop()
         self.api.shutdown()
+        self._scenario_stop.set()
+        self.graph.stop()
         self.m365.stop()
         self.clio.stop()
         self.actionstep.stop()
@@ -256,6 +327,7 @@ Matterline devstack is running (Ctrl-C to stop; data is kept in {self.var}).
   console               {self.web.base_url}/console/
   devstack pages        {self.web.base_url}/devstack/   (outbox, schedules)
   Microsoft 365 (sim)   {self.m365.base_url}       (CA: {self.tls.ca_bundle})
+                        Graph + EWS; the demo mailboxes' day reaches the timelines by itself
   embedded AWS          {self.aws.endpoint_url}
   Clio (simulated)      {self.clio.base_url}       (the demo firm is connected and synced)
   Actionstep (sim)      {self.actionstep.base_url}

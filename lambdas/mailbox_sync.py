@@ -68,6 +68,7 @@ def record_handler(record: MailboxJobRecord) -> dict[str, Any]:
     """Run one job; raising marks only this record as failed."""
     job = record.body
     service = container().mailbox_sync
+    metrics.add_metric(name="Jobs", unit=MetricUnit.Count, value=1)
     if isinstance(job, SyncFolderJob):
         target = SyncTarget(job.firm_id, job.user_id, job.folder)
         outcome = service.run_sync_job(target, job.attempt, worker=f"sqs:{record.messageId}")

@@ -28,7 +28,6 @@ from chalicelib.api.microsoft_schemas import (
 )
 from chalicelib.api.routing import ROUTES, Api, Call, RouteSpec, services
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.m365 import MailProtocol
 
 logger = logging.getLogger("matterline.webhooks")
 
@@ -47,6 +46,7 @@ MAX_VALIDATION_TOKEN_CHARS = 1024
     response=MicrosoftConnectionOut,
 )
 def connect(call: Call) -> MicrosoftConnectionOut:
+    from chalicelib.domain.m365 import MailProtocol
     from chalicelib.services.mailbox_sync import ConnectRequest
 
     body: MicrosoftConnectIn = call.body

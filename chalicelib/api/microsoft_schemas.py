@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.api.schemas import ApiModel, Input
-from chalicelib.domain.m365 import CAPTURED_FOLDERS, CapturedUser, Subscription, SyncTarget
 
-if TYPE_CHECKING:  # the services are imported on first use, not at a cold start
+if TYPE_CHECKING:  # the domain and services are imported on first use, not at a cold start
+    from chalicelib.domain.m365 import CapturedUser, Subscription, SyncTarget
     from chalicelib.services.mailbox_sync import ConnectionStatus, UserStatusView
 
 UserId = Field(min_length=1, max_length=100)
@@ -79,6 +79,8 @@ class MicrosoftUserOut(ApiModel):
 
     @classmethod
     def of(cls, user: CapturedUser, view: UserStatusView | None = None) -> MicrosoftUserOut:
+        from chalicelib.domain.m365 import CAPTURED_FOLDERS
+
         folders = []
         for folder in CAPTURED_FOLDERS if view else ():
             assert view is not None

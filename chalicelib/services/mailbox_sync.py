@@ -90,6 +90,9 @@ class MailboxSyncSettings:
     queued_stale: timedelta = timedelta(minutes=15)
     # Notifications are not guaranteed: a folder not synced for this long is synced by maintenance.
     safety_sync: timedelta = timedelta(hours=6)
+    # A long first sync is split into runs of this many pages (each a queued job), so no run comes
+    # near the worker's time limit and other mailboxes get their turn in between.
+    max_pages_per_run: int = 40
 
     @property
     def notification_url(self) -> str:
@@ -344,6 +347,10 @@ class MailboxSyncService:
         self._queue.send([sync_job(target) for target in targets])
         return targets
 
+    def connection_of(self, firm_id: str) -> M365Connection | None:
+        """The firm's connection, if any (for the devstack and schedules; no caller to check)."""
+        return self._mailboxes.connection(firm_id)
+
     def _require_connection(self, firm_id: str) -> M365Connection:
         connection = self._mailboxes.connection(firm_id)
         if connection is None:
@@ -456,11 +463,19 @@ class MailboxSyncService:
         except StaleVersion:
             logger.warning("mailbox sync superseded for %s/%s", target.user_id, target.folder.value)
             return run.outcome("superseded")
+        except _Pause as pause:
+            self._mailboxes.save_sync_state(replace(pause.state, lease_owner=None, lease_until=None))
+            self._enqueue_syncs([target], NotificationOutcome(), force=True)
+            return run.outcome("continued")
         except MailServerError as error:
-            self._record_failure(state, error)
+            self._record_failure(state, error, worker)
             if error.retryable:
                 raise
             return run.outcome("failed", error=error.message)
+        except Exception as error:
+            # A bug or an outage of our own: hand the folder back at once (the queue retries the job).
+            self._record_failure(state, MailServerError(f"sync failed: {error}", retryable=True), worker)
+            raise
         self._mailboxes.save_sync_state(
             replace(
                 state,
@@ -500,6 +515,8 @@ class MailboxSyncService:
                     pages = source.mail_changes(captured.mailbox, state.folder, state.state)
                 for page in pages:
                     state = self._apply(page, state, rules, run)
+                    if page.more and run.pages >= self.settings.max_pages_per_run:
+                        raise _Pause(state)
                 return state
             except SyncStateExpired:
                 if expired_once:
@@ -563,9 +580,11 @@ class MailboxSyncService:
             capture_unanswered_meetings=connection.capture_unanswered_meetings,
         )
 
-    def _record_failure(self, state: FolderSyncState, error: MailServerError) -> None:
+    def _record_failure(self, state: FolderSyncState, error: MailServerError, worker: str) -> None:
         try:
             current = self._mailboxes.sync_state(state.firm_id, state.user_id, state.folder)
+            if current.lease_owner not in (None, worker):
+                return  # another worker has taken over; its outcome is the one to show
             self._mailboxes.save_sync_state(
                 replace(
                     current,
@@ -577,6 +596,8 @@ class MailboxSyncService:
             )
         except StaleVersion:
             pass  # another worker is on it; its outcome is the one to show
+        except Exception:
+            logger.exception("could not record a sync failure for %s/%s", state.user_id, state.folder.value)
 
     def release_due_meetings(self, firm_id: str) -> int:
         """Capture the meetings that were still to come at their last sync and have now ended."""
@@ -751,6 +772,14 @@ class MailboxSyncService:
             logger.warning(
                 "could not delete subscription %s: %s", subscription.subscription_id, error.message
             )
+
+
+class _Pause(Exception):
+    """A run reached its page budget with more to come: the state is stored, a new job continues."""
+
+    def __init__(self, state: FolderSyncState) -> None:
+        super().__init__("page budget reached")
+        self.state = state
 
 
 @dataclass

@@ -10,6 +10,9 @@ Typical wiring::
     server.start()
 """
 
+# The scenario engine (devstack.m365.scenario) is not exported here: it imports devstack.demo, which
+# imports this package.
+from devstack.m365.graph import GraphSettings, GraphSimulator
 from devstack.m365.identity import (
     EXCHANGE_RESOURCE,
     GRAPH_RESOURCE,
@@ -23,6 +26,16 @@ from devstack.m365.identity import (
     User,
     new_id,
 )
+from devstack.m365.mailbox import (
+    Mailbox,
+    MailboxStore,
+    MailTransport,
+    Recipient,
+    Recurrence,
+    SimulatorClock,
+    WellKnownFolder,
+)
+from devstack.m365.notifications import NotificationService, NotificationSettings
 from devstack.m365.server import Handler, M365Server, Request, Response, graph_error
 from devstack.m365.tls import TlsMaterial, ensure_ca_and_server_cert
 
@@ -32,16 +45,27 @@ __all__ = [
     "AppRegistration",
     "Directory",
     "EntraError",
+    "GraphSettings",
+    "GraphSimulator",
     "Handler",
     "IdentityProvider",
     "M365Server",
+    "MailTransport",
+    "Mailbox",
+    "MailboxStore",
+    "NotificationService",
+    "NotificationSettings",
+    "Recipient",
+    "Recurrence",
     "Request",
     "Response",
+    "SimulatorClock",
     "Tenant",
     "TlsMaterial",
     "TokenExpiredError",
     "TokenValidationError",
     "User",
+    "WellKnownFolder",
     "ensure_ca_and_server_cert",
     "graph_error",
     "new_id",

@@ -1338,7 +1338,7 @@ class GraphSimulator:
         if delta is not None:
             # A delta token starts a new round: from where the last one ended up to now.
             folder = WellKnownFolder.CALENDAR if kind == "c" else WellKnownFolder(scope)
-            state = {**state, "f": state["t"], "c": state["t"]}
+            state = {**state, "f": state["t"], "c": state["t"], "ci": 0}
             state["t"] = self.store.latest_sequence(mailbox.user_id, folder)
         if state.get("f") is not None and int(state["f"]) < self.store.oldest_sequence(
             mailbox.user_id, WellKnownFolder.CALENDAR if kind == "c" else WellKnownFolder(scope)
@@ -1355,7 +1355,7 @@ class GraphSimulator:
             token = _encode_state({**state, "c": last if last is not None else state["c"], "i": issued})
             body["@odata.nextLink"] = self._link(request, {"$skiptoken": token})
         else:
-            token = _encode_state({**state, "f": state["t"], "c": state["t"], "i": issued})
+            token = _encode_state({**state, "f": state["t"], "c": state["t"], "ci": 0, "i": issued})
             body["@odata.deltaLink"] = self._link(request, {"$deltatoken": token})
 
     # -- calendar ----------------------------------------------------------------------------------
@@ -1609,23 +1609,12 @@ class GraphSimulator:
             window = _window(request, state)
             size = context.page_size(self.settings)
             emissions = self._calendar_emissions(context, state, window)
-            values: list[dict[str, Any]] = []
-            last: int | None = None
-            more = False
-            for position, (sequence, items) in enumerate(emissions):
-                if values and len(values) + len(items) > size:
-                    more = True
-                    break
-                values.extend(items)
-                last = sequence
-                if len(values) >= size and position + 1 < len(emissions):
-                    more = True
-                    break
+            values, last, partial, more = _calendar_page(emissions, int(state.get("ci") or 0), size)
             body: dict[str, Any] = {
                 "@odata.context": self._context_url(box, "events/$delta"),
                 "value": values,
             }
-            self._finish_delta(request, body, state, last, more)
+            self._finish_delta(request, body, {**state, "ci": partial}, last, more)
             return _json(body)
 
         return self._mailbox_call(request, _CALENDAR, handler)
@@ -2168,6 +2157,31 @@ def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> 
     if not low <= value <= high:
         raise GraphError(400, "BadRequest", f"{name} must be between {low} and {high}.")
     return value
+
+
+def _calendar_page(
+    emissions: Sequence[tuple[int, list[dict[str, Any]]]], skip: int, size: int
+) -> tuple[list[dict[str, Any]], int | None, int, bool]:
+    """Cut one page from a calendar round: ``(values, cursor, partial, more)``.
+
+    Emissions are per changed item and a series can have many instances, so a page may end inside an
+    item: ``cursor`` is the sequence of the last item sent completely (None if none) and ``partial``
+    how many entries of the next item were sent already (``skip`` for the first one of this page).
+    """
+    values: list[dict[str, Any]] = []
+    cursor: int | None = None
+    for position, (sequence, items) in enumerate(emissions):
+        start = skip if position == 0 else 0
+        remaining = items[start:]
+        room = size - len(values)
+        if len(remaining) > room:
+            values.extend(remaining[:room])
+            return values, cursor, start + room, True
+        values.extend(remaining)
+        cursor = sequence
+        if len(values) >= size and position + 1 < len(emissions):
+            return values, cursor, 0, True
+    return values, cursor, 0, False
 
 
 def _removed(odata_type: str, item_id: str) -> dict[str, Any]:

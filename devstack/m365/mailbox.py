@@ -17,6 +17,10 @@ The public API, kept small on purpose (other modules build on it; do not rename)
 * ``expand_event`` turns a series master into its occurrences and exceptions within a window, for
   Graph ``calendarView`` and EWS ``CalendarView`` alike; ``occurrence_id``/``parse_occurrence_id``
   name an occurrence the same way everywhere.
+* ``MailTransport`` moves mail and meetings between the mailboxes of a store (a sent message reaches
+  colleagues' Inboxes, a meeting every attendee's calendar, responses and cancellations follow).
+* ``SimulatorClock`` is the simulator's advanceable clock; ``WINDOWS_TIME_ZONES``,
+  ``windows_zone_name`` and ``zone_info`` translate Windows and IANA zone names.
 
 How changes are recorded, so that delta queries and sync states can be computed from them:
 

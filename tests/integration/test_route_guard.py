@@ -74,6 +74,15 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "reference": "B-batch",
         "entries": [{"user_id": v["user_id"], "day": "2026-03-09", "entry_id": v["entry_id"], "version": 3}],
     },
+    "MicrosoftConnectIn": lambda v: {
+        "client_id": "0b7d1f9e-0000-4c1a-8e11-00000000beef",
+        "client_secret": "firm B's own app secret",
+        "users": [{"user_id": v["user_id"], "mailbox": "intruder@hopper.law"}],
+    },
+    "MicrosoftCaptureSwitch": lambda v: {"enabled": True, "mailbox": "intruder@hopper.law"},
+    "GraphNotificationBatch": lambda v: {
+        "value": [{"subscriptionId": "guessed-id", "clientState": "guessed", "changeType": "updated"}]
+    },
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
@@ -135,7 +144,23 @@ def path_values(firm_a, api) -> dict[str, str]:
         body={"format": "csv", "first_day": "2026-03-09", "last_day": "2026-03-09"},
     )
     assert export.status == 201, export.text
+    microsoft = api.call(
+        "PUT",
+        "/connections/microsoft",
+        token=admin,
+        body={
+            "tenant_id": "lovelace.law",
+            "client_id": "0b7d1f9e-0000-4c1a-8e11-00000000a365",
+            "client_secret": "A's own app secret",
+            "users": [
+                {"user_id": firm_a.people[Role.ATTORNEY].user_id, "mailbox": "a-secret-box@lovelace.law"}
+            ],
+        },
+    )
+    assert microsoft.status == 200, microsoft.text
     return {
+        "mailbox": "a-secret-box@lovelace.law",
+        "m365_client": "0b7d1f9e-0000-4c1a-8e11-00000000a365",
         "system": "clio",
         "export_id": export.body["export_id"],
         "client_id": client["client_id"],
@@ -182,6 +207,8 @@ def test_only_health_the_api_description_and_oauth_and_webhook_callbacks_are_pub
         ("/connections/billing/{system}/callback", "GET"),
         ("/health", "GET"),
         ("/openapi.json", "GET"),
+        ("/webhooks/graph", "POST"),
+        ("/webhooks/graph/lifecycle", "POST"),
     ]
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chalicelib.adapters.microsoft.graph import GraphClient, GraphMailboxSource, GraphSubscriptionClient
 from chalicelib.adapters.microsoft.tokens import AppTokens, TokenProviders, http_session
@@ -30,6 +31,8 @@ class GraphSettings:
     ca_bundle: str | None = None
     page_size: int = 50
     max_retries: int = 6
+    # How far before the connection a new mail round reaches back (the rest is history).
+    backfill_days: int = 7
 
 
 EwsFactory = Callable[[M365Connection, AppTokens, str | None], MailboxSource]
@@ -59,6 +62,7 @@ class MicrosoftGateway:
         self._sleep = sleep
         self._ews_factory = ews_factory
         self._clients: dict[tuple[str, str, str], GraphClient] = {}
+        self._ews: dict[tuple[str, str, str], MailboxSource] = {}
         self._lock = threading.Lock()
 
     def tokens(self, connection: M365Connection) -> AppTokens:
@@ -111,8 +115,21 @@ class MicrosoftGateway:
         if connection.protocol is MailProtocol.EWS:
             if self._ews_factory is None:
                 raise MailServerError("this deployment has no EWS adapter", retryable=False)
-            return self._ews_factory(connection, self.tokens(connection), self.settings.ca_bundle)
-        return GraphMailboxSource(self.graph_client(connection))
+            # Kept per server and app: the EWS adapter keeps its accounts (and their sessions) per mailbox.
+            key = (connection.firm_id, connection.ews_endpoint or "", connection.client_id)
+            with self._lock:
+                source = self._ews.get(key)
+            if source is None:
+                source = self._ews_factory(connection, self.tokens(connection), self.settings.ca_bundle)
+                with self._lock:
+                    source = self._ews.setdefault(key, source)
+            return source
+        since = (
+            connection.connected_at - timedelta(days=self.settings.backfill_days)
+            if connection.connected_at
+            else None
+        )
+        return GraphMailboxSource(self.graph_client(connection), received_since=since)
 
     def subscriptions(self, connection: M365Connection) -> SubscriptionClient | None:
         if connection.protocol is not MailProtocol.GRAPH:

@@ -405,10 +405,11 @@ class TableMailboxRepository:
     def due_meetings(self, firm_id: str, before: datetime) -> list[tuple[str, LedgerEntry]]:
         due: list[tuple[str, LedgerEntry]] = []
         start: Item | None = None
+        # Timestamps start with a digit, and DynamoDB refuses an empty key value as the lower bound.
         upper = f"{dt_out(before)}#\uffff"
         while True:
             page = self._table.query(
-                _due_queue(firm_id), KeyRange(between=("", upper)), index="GSI2", start_after=start
+                _due_queue(firm_id), KeyRange(between=("0", upper)), index="GSI2", start_after=start
             )
             due.extend((str(item["user_id"]), _ledger_from(item)) for item in page.items)
             if page.last_key is None:
