@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib.bootstrap import Container
 from chalicelib.domain.identity import SYSTEM_ACTOR, Role
@@ -69,13 +69,18 @@ def email_of(person: DemoPerson) -> str:
     return f"{person.email}@{TENANT_DOMAIN}"
 
 
-def demo_directory(console_redirect_uri: str) -> Directory:
-    """The simulated tenant: its people and Matterline's app registration (API + single-page console)."""
+def sign_in_redirect_uris(web_base: str) -> tuple[str, ...]:
+    """Where the app's single-page clients receive their sign-in codes: the console and the add-in pane."""
+    return (f"{web_base}/console/", f"{web_base}/taskpane/signin.html")
+
+
+def demo_directory(redirect_uris: tuple[str, ...]) -> Directory:
+    """The simulated tenant: its people and Matterline's app registration (API + console + add-in pane)."""
     app = AppRegistration(
         client_id=API_CLIENT_ID,
         display_name="Matterline",
         app_id_uri=API_APP_ID_URI,
-        redirect_uris=(console_redirect_uri,),
+        redirect_uris=redirect_uris,
         scopes=(API_SCOPE,),
     )
     users = [DirectoryUser(oid=p.oid, email=email_of(p), display_name=p.name) for p in DEMO_PEOPLE]
@@ -95,11 +100,18 @@ def capture_app() -> AppRegistration:
     )
 
 
-def ensure_capture_app(directory: Directory) -> None:
-    """Add the capture app to a demo directory saved before it existed."""
+def upgrade_saved_directory(directory: Directory, redirect_uris: tuple[str, ...]) -> None:
+    """Bring a demo directory saved by an older devstack up to date: capture app, sign-in redirect URIs."""
     tenant = directory.tenant(TENANT_ID)
-    if tenant is not None and tenant.app(CAPTURE_CLIENT_ID) is None:
+    if tenant is None:
+        return
+    if tenant.app(CAPTURE_CLIENT_ID) is None:
         directory.add_app(TENANT_ID, capture_app())
+    app = tenant.app(API_CLIENT_ID)
+    if app is not None:
+        missing = tuple(uri for uri in redirect_uris if uri not in app.redirect_uris)
+        if missing:
+            directory.add_app(TENANT_ID, replace(app, redirect_uris=(*app.redirect_uris, *missing)))
 
 
 def connect_demo_mailboxes(container: Container) -> None:

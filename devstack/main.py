@@ -118,13 +118,13 @@ class Devstack:
         state = self.var / "m365"
         self.tls = ensure_ca_and_server_cert(state / "tls")
         saved = state / "directory.json"
-        console_uri = f"http://localhost:{self.ports.web}/console/"
+        redirect_uris = demo.sign_in_redirect_uris(f"http://localhost:{self.ports.web}")
         directory = (
             Directory.from_dict(json.loads(saved.read_text()))
             if saved.exists()
-            else demo.demo_directory(console_uri)
+            else demo.demo_directory(redirect_uris)
         )
-        demo.ensure_capture_app(directory)
+        demo.upgrade_saved_directory(directory, redirect_uris)
         self.directory = directory
         self.identity = IdentityProvider(directory, state / "identity")
         self.m365 = M365Server(self.identity, port=self.ports.m365, tls=self.tls)

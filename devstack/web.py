@@ -76,7 +76,28 @@ class WebServer:
             return _json(request, self._schedules())
         if path in {"/devstack", "/devstack/"}:
             return _send(request, HTTPStatus.OK, self._devstack_page().encode(), "text/html; charset=utf-8")
+        if path in {"/manifest.xml", "/manifest.json"}:
+            return self._manifest(request, path)
+        if path in {"/devstack/outlook", "/devstack/outlook/"}:
+            # The Office stand-in: a fake Outlook that frames the task pane beside a reading pane.
+            return self._static(request, "/officejs-standin/outlook.html")
         return self._static(request, path)
+
+    def _manifest(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        from devstack.addin_manifest import DEFAULT_CLIENT_ID, AddinHost, manifest_json, manifest_xml
+
+        scope = str(self.config.get("apiScope", ""))
+        host = AddinHost(
+            base_url=self.base_url,
+            client_id=str(self.config.get("clientId") or DEFAULT_CLIENT_ID),
+            # The API's Application ID URI is the scope without its last segment (api://matterline).
+            api_resource=scope.rsplit("/", 1)[0] if "/" in scope.removeprefix("api://") else "",
+        )
+        if path.endswith(".xml"):
+            return _send(
+                request, HTTPStatus.OK, manifest_xml(host).encode(), "application/xml; charset=utf-8"
+            )
+        return _json(request, manifest_json(host))
 
     def _post(self, request: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(request.path).path.strip("/").split("/")

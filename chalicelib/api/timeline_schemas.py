@@ -156,6 +156,7 @@ class EventOut(ApiModel):
     category: Category
     reason: str
     personal: bool
+    sent: bool
     matter_id: str | None
     assignment: str
     sources: list[Source]
@@ -174,6 +175,7 @@ class EventOut(ApiModel):
             category=classification.category,
             reason=classification.reason,
             personal=event.personal,
+            sent=event.sent,
             matter_id=event.matter_id,
             assignment=event.detail("assignment"),
             sources=sorted(event.sources),
