@@ -70,8 +70,9 @@ def email_of(person: DemoPerson) -> str:
 
 
 def sign_in_redirect_uris(web_base: str) -> tuple[str, ...]:
-    """Where the app's single-page clients receive their sign-in codes: the console and the add-in pane."""
-    return (f"{web_base}/console/", f"{web_base}/taskpane/signin.html")
+    """Where the app's single-page clients receive their sign-in codes: the console, and the add-in pane's
+    MSAL bridge page and Office-dialog fallback."""
+    return (f"{web_base}/console/", f"{web_base}/taskpane/redirect.html", f"{web_base}/taskpane/signin.html")
 
 
 def demo_directory(redirect_uris: tuple[str, ...]) -> Directory:

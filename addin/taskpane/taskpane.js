@@ -135,7 +135,7 @@ function showSignedOut() {
 }
 
 async function connect(interactive) {
-  const token = await accessToken({ interactive });
+  const token = await accessToken({ interactive, config: pane.config });
   if (!token) return false;
   pane.call = apiClient(pane.config.apiBaseUrl, token);
   show("signed-out", false);

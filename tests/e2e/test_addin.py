@@ -12,6 +12,7 @@ import json
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,11 @@ def outlook(devstack: Any) -> Iterator[Any]:
         pane.locator("body").screenshot(path=str(SCREENSHOTS / "addin-signed-out.png"))
         with page.context.expect_page() as opened:
             pane.get_by_role("button", name="Sign in").click()
-        opened.value.get_by_role("button", name="Alex Attorney").click()
+        popup = opened.value
+        popup.get_by_role("button", name="Alex Attorney").wait_for()
+        # MSAL.js (no Outlook broker in the stand-in) signs in through its popup and bridge page.
+        assert "redirect_uri=" + urllib.parse.quote(f"{devstack.web}/taskpane/redirect.html", safe="") in popup.url
+        popup.get_by_role("button", name="Alex Attorney").click()
         pane.locator("#today:not([hidden])").wait_for()
         yield page
 
