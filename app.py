@@ -9,9 +9,12 @@ from __future__ import annotations
 from chalice import Chalice, Cron
 
 from chalicelib.api.billing import billing
+from chalicelib.api.contractors import contractors
+from chalicelib.api.delegates import delegation
 from chalicelib.api.matters import matters
 from chalicelib.api.microsoft import microsoft
 from chalicelib.api.people import people
+from chalicelib.api.reports import reports
 from chalicelib.api.security import security
 from chalicelib.api.suggestions import suggestions
 from chalicelib.api.system import system
@@ -24,10 +27,13 @@ app.register_blueprint(system)
 app.register_blueprint(people)
 app.register_blueprint(administration)
 app.register_blueprint(timeline)
+app.register_blueprint(delegation)
 app.register_blueprint(matters)
 app.register_blueprint(suggestions)
 app.register_blueprint(billing)
+app.register_blueprint(reports)
 app.register_blueprint(microsoft)
+app.register_blueprint(contractors)
 
 
 @app.schedule(Cron(15, 3, "*", "*", "?", "*"), name="housekeeping")
@@ -56,3 +62,23 @@ def renew_subscriptions(event: object) -> dict[str, int]:
     from chalicelib.bootstrap import container
 
     return {"firms": container().mailbox_sync.schedule_maintenance()}
+
+
+@app.schedule(Cron(0, "*", "*", "*", "?", "*"), name="reports")
+def hourly_reports(event: object) -> dict[str, str]:
+    """Every hour: start the reports workflow (each user's report at the hour they chose in their own
+    time zone; the admins' weekly activity report)."""
+    from chalicelib.bootstrap import container
+
+    services = container()
+    return {"execution_arn": services.reports.start_hourly_run(services.clock.now())}
+
+
+@app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="scheduled_exports")
+def scheduled_exports(event: object) -> dict[str, str]:
+    """Every hour: start the scheduled-export workflow (each firm's postings and billing files that are
+    due at this hour of the firm's day)."""
+    from chalicelib.bootstrap import container
+
+    services = container()
+    return {"execution_arn": services.scheduled_exports.start_hourly_run(services.clock.now())}

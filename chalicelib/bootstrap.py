@@ -7,11 +7,12 @@ clients, JWT libraries or settings parsing until a request needs them.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.persistence.billing import TableBillingRepository
+from chalicelib.adapters.persistence.delegates import TableDelegateRepository
 from chalicelib.adapters.persistence.jobs import TableJobProgress
 from chalicelib.adapters.persistence.learning import TableLearningStore
 from chalicelib.adapters.persistence.mailboxes import TableMailboxRepository
@@ -28,6 +29,8 @@ from chalicelib.ports import (
     BillingSystems,
     BillingTarget,
     Clock,
+    ContractorEventSink,
+    EmailSender,
     FileStore,
     MailboxGateway,
     MailboxSource,
@@ -45,13 +48,19 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.authentication import Authenticator
 from chalicelib.services.billing import BillingConnectionService
 from chalicelib.services.calls import CallImportService
+from chalicelib.services.contractors.service import ContractorService
+from chalicelib.services.delegates import DelegateService
 from chalicelib.services.exports import ExportService
 from chalicelib.services.housekeeping import HousekeepingService
 from chalicelib.services.imports import ImportService
+from chalicelib.services.invoice_approval import InvoiceApprovalService
 from chalicelib.services.mailbox_sync import MailboxSyncService, MailboxSyncSettings
 from chalicelib.services.matters import MatterService
+from chalicelib.services.notifications import NotificationService
 from chalicelib.services.posting import PostingService
+from chalicelib.services.reports import ReportService
 from chalicelib.services.roster import RosterService
+from chalicelib.services.scheduled_exports import ScheduledExportService
 from chalicelib.services.suggestions import SuggestionService
 from chalicelib.services.timeline import TimelineService
 from chalicelib.settings import Settings, get_settings
@@ -79,6 +88,17 @@ class Container:
     exports: ExportService
     mailbox_sync: MailboxSyncService
     work_queue: WorkQueue
+    delegates: DelegateService
+    # Email, reports and scheduled exports (wired by _wire_delivery once the services above exist).
+    email: EmailSender = field(init=False)
+    notifications: NotificationService = field(init=False)
+    reports: ReportService = field(init=False)
+    scheduled_exports: ScheduledExportService = field(init=False)
+    invoice_approval: InvoiceApprovalService = field(init=False)
+    # The contractor module's events drive the invoice approval workflow (Step Functions).
+    invoice_events: ContractorEventSink = field(init=False)
+    # The contractor module (wired by _wire_contractors).
+    contractors: ContractorService = field(init=False)
 
 
 def aws_client(service: str, settings: Settings) -> Any:
@@ -207,6 +227,8 @@ def build_container(
     billing_systems: BillingSystems | None = None,
     work_queue: WorkQueue | None = None,
     mailbox_gateway: MailboxGateway | None = None,
+    email_sender: EmailSender | None = None,
+    contractor_events: ContractorEventSink | None = None,
 ) -> Container:
     """Wire the application. Tests pass their own table, clock or verifier; everything else is real."""
     settings = settings or get_settings()
@@ -295,7 +317,7 @@ def build_container(
         callback_base_url=settings.api_base_url,
         console_url=f"{settings.web_base_url.rstrip('/')}/console/",
     )
-    return Container(
+    wired = Container(
         settings=settings,
         clock=clock,
         table=table,
@@ -335,6 +357,110 @@ def build_container(
         ),
         mailbox_sync=mailbox_sync,
         work_queue=work_queue,
+        delegates=DelegateService(TableDelegateRepository(table, clock), users),
+    )
+    _wire_delivery(wired, settings, firms, users, files, workflows, email_sender)
+    _wire_contractors(wired, matter_repository, users, files, contractor_events)
+    return wired
+
+
+def _wire_contractors(
+    wired: Container,
+    matters: TableMatterRepository,
+    users: TableUserRepository,
+    files: FileStore,
+    events: ContractorEventSink | None,
+) -> None:
+    """The contractor module; its events go to the invoice workflow's port (logged until it is wired)."""
+    from chalicelib.adapters.persistence.contractors import TableContractorRepository
+
+    wired.contractors = ContractorService(
+        repository=TableContractorRepository(wired.table, wired.clock),
+        matters=matters,
+        users=users,
+        files=files,
+        events=events or wired.invoice_events,
+        clock=wired.clock,
+    )
+
+
+def _wire_delivery(
+    wired: Container,
+    settings: Settings,
+    firms: TableFirmRepository,
+    users: TableUserRepository,
+    files: FileStore,
+    workflows: WorkflowStarter,
+    email_sender: EmailSender | None,
+) -> None:
+    """Email, reports and scheduled exports, on top of the services they use."""
+    from chalicelib.adapters.email.templates import JinjaEmailRenderer
+    from chalicelib.adapters.persistence.reports import (
+        TableDeliveryLedger,
+        TableExportSchedules,
+        TableReportPreferences,
+    )
+
+    table, clock = wired.table, wired.clock
+    if email_sender is None:
+        from chalicelib.adapters.email.ses import SesEmailSender
+
+        email_sender = SesEmailSender(
+            aws_client("sesv2", settings), settings.sender_address, settings.ses_configuration_set
+        )
+    console_url = f"{settings.web_base_url.rstrip('/')}/console"
+    wired.email = email_sender
+    wired.notifications = NotificationService(
+        email_sender, JinjaEmailRenderer(), TableDeliveryLedger(table, clock), clock
+    )
+    wired.reports = ReportService(
+        preferences=TableReportPreferences(table, clock),
+        firms=firms,
+        users=users,
+        timeline=TableTimelineRepository(table, clock),
+        policies=TablePolicyRepository(table, clock),
+        matters=TableMatterRepository(table, clock),
+        notifications=wired.notifications,
+        workflows=workflows,
+        clock=clock,
+        console_url=console_url,
+    )
+    wired.scheduled_exports = ScheduledExportService(
+        schedules=TableExportSchedules(table, clock),
+        firms=firms,
+        posting=wired.posting,
+        exports=wired.exports,
+        files=files,
+        reports=wired.reports,
+        notifications=wired.notifications,
+        workflows=workflows,
+        clock=clock,
+        console_url=console_url,
+    )
+    from chalicelib.adapters.persistence.contractors import TableContractorRepository
+    from chalicelib.adapters.workflows.contractor_events import StepFunctionsContractorEventSink
+    from chalicelib.adapters.workflows.invoice_waits import TableInvoiceWaits
+    from chalicelib.adapters.workflows.signals import StepFunctionsSignals
+
+    waits = TableInvoiceWaits(table, clock)
+    signals = StepFunctionsSignals(aws_client("stepfunctions", settings))
+    wired.invoice_approval = InvoiceApprovalService(
+        records=TableContractorRepository(table, clock),
+        waits=waits,
+        signals=signals,
+        notifications=wired.notifications,
+        reports=wired.reports,
+        firms=firms,
+        files=files,
+        clock=clock,
+        console_url=console_url,
+    )
+    wired.invoice_events = StepFunctionsContractorEventSink(
+        workflows,
+        waits,
+        signals,
+        reminder_seconds=settings.invoice_reminder_seconds,
+        escalate_after_reminders=settings.invoice_escalate_after_reminders,
     )
 
 

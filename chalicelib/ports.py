@@ -22,12 +22,15 @@ from chalicelib.domain.billing import (
 )
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
+from chalicelib.domain.contractors.events import ContractorEvent
+from chalicelib.domain.delegation import Delegates, Grant
 from chalicelib.domain.entries import Entry
 from chalicelib.domain.m365 import FolderSyncState, M365Connection, Subscription, SyncTarget
 from chalicelib.domain.mail_capture import LedgerEntry
 from chalicelib.domain.mailbox import Folder, SyncPage
 from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
 from chalicelib.domain.policy import CapturePolicy
+from chalicelib.domain.reports import ExportSchedule, ReportPreferences
 from chalicelib.domain.roster import Firm, User
 from chalicelib.domain.suggestions import Learning
 
@@ -507,4 +510,157 @@ class MailboxRepository(Protocol):
 
     def due_meetings(self, firm_id: str, before: datetime) -> list[tuple[str, LedgerEntry]]:
         """Pending meetings of the firm that ended before ``before``: (user id, entry)."""
+        ...
+
+
+class DelegateRepository(Protocol):
+    """Who may work on whose timeline: one grant list per owner, plus a lookup by delegate."""
+
+    def delegates_of(self, firm_id: str, owner_id: str) -> Delegates: ...
+
+    def save(self, firm_id: str, delegates: Delegates, actor: str) -> Delegates:
+        """Replace the owner's list unless it changed since read (``delegates.version``)."""
+        ...
+
+    def grants_to(self, firm_id: str, delegate_id: str) -> list[Grant]:
+        """The grants naming ``delegate_id``: whose timelines they may open."""
+        ...
+
+
+# ------------------------------------------------------------------ email, reports, workflows
+
+
+@dataclass(frozen=True)
+class EmailAttachment:
+    """A file sent with an email (the approved invoice PDF)."""
+
+    file_name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One rendered email, ready to send: both an HTML and a plain-text body, always."""
+
+    to: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    cc: tuple[str, ...] = ()
+    attachments: tuple[EmailAttachment, ...] = ()
+    # Inline images referenced from the HTML as ``cid:<name>``.
+    inline_images: tuple[EmailAttachment, ...] = ()
+    # Tags for SES event publishing (kind of email, firm): never personal data.
+    tags: Mapping[str, str] | None = None
+
+
+class EmailSender(Protocol):
+    """Sends one email (SES in AWS and in the devstack); returns the provider's message id."""
+
+    def send(self, email: OutgoingEmail) -> str: ...
+
+
+class EmailRenderer(Protocol):
+    """Renders a named email template (``templates/email/<name>.html`` and ``.txt``)."""
+
+    def render(self, name: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """(subject, html, text)."""
+        ...
+
+
+class DeliveryLedger(Protocol):
+    """Remembers which emails went out, so a retried task never sends a second one."""
+
+    def claim(self, key: str, firm_id: str, stale_before: datetime) -> bool:
+        """Claim the delivery ``key``; False if it was sent already or another attempt holds a fresh claim."""
+        ...
+
+    def mark_sent(self, key: str, firm_id: str, message_id: str) -> None: ...
+
+    def release(self, key: str, firm_id: str) -> None:
+        """Give a claim up after the send failed, so a retry may send."""
+        ...
+
+    def sent(self, key: str, firm_id: str) -> str | None:
+        """The message id of a delivery that went out, else None."""
+        ...
+
+
+class ReportPreferencesRepository(Protocol):
+    """Users' report preferences, one Query per firm for the hourly fan-out."""
+
+    def get(self, firm_id: str, user_id: str) -> ReportPreferences | None: ...
+
+    def save(self, firm_id: str, user_id: str, preferences: ReportPreferences, actor: str) -> None: ...
+
+    def of_firm(self, firm_id: str) -> list[tuple[str, ReportPreferences]]:
+        """Every user of the firm who chose preferences: (user id, preferences)."""
+        ...
+
+
+class ExportScheduleRepository(Protocol):
+    """A firm's scheduled exports and postings (one item per target)."""
+
+    def of_firm(self, firm_id: str) -> list[ExportSchedule]: ...
+
+    def save(self, schedule: ExportSchedule, actor: str) -> None: ...
+
+    def delete(self, firm_id: str, target: str) -> None: ...
+
+
+class WorkflowSignals(Protocol):
+    """Tells a waiting workflow step what happened (Step Functions task tokens)."""
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None: ...
+
+    def fail(self, token: str, error: str, cause: str) -> None: ...
+
+
+# ------------------------------------------------------------------ contractor module
+
+
+class ContractorEventSink(Protocol):
+    """Where the contractor module hands the events of every committed invoice transition (the invoice
+    workflow: notifications, reminders, the approved-invoice PDF)."""
+
+    def publish(self, events: Sequence[ContractorEvent]) -> None: ...
+
+
+class InvoiceWaits(Protocol):
+    """Where an invoice's workflow keeps the task token of the staff decision it waits on, and where a
+    decision that arrives before the workflow started waiting is parked (either side may come first)."""
+
+    def set_current(self, firm_id: str, invoice_id: str, execution: str) -> None: ...
+
+    def current(self, firm_id: str, invoice_id: str) -> str | None: ...
+
+    def put_token(self, firm_id: str, invoice_id: str, execution: str, step: str, token: str) -> None: ...
+
+    def take_token(self, firm_id: str, invoice_id: str, execution: str, step: str) -> str | None:
+        """Remove and return the waiting token, if any: whoever takes it is the one who answers it."""
+        ...
+
+    def put_decision(
+        self, firm_id: str, invoice_id: str, execution: str, step: str, decision: Mapping[str, Any]
+    ) -> None: ...
+
+    def take_decision(
+        self, firm_id: str, invoice_id: str, execution: str, step: str
+    ) -> dict[str, Any] | None: ...
+
+
+class InvoiceRecords(Protocol):
+    """What the invoice workflow reads of the contractor module (its repository)."""
+
+    def invoice_with_bts(self, firm_id: str, invoice_id: str) -> tuple[Any, list[Any]]:
+        """(Invoice | None, its BillingTransactions)."""
+        ...
+
+    def settings(self, firm_id: str) -> Any:
+        """The firm's ContractorSettings."""
+        ...
+
+    def contractor(self, firm_id: str, who: Any) -> Any:
+        """The Contractor named by a ContractorRef, or None."""
         ...

@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     actionstep_client_id: str = ""
     actionstep_client_secret: str = ""
 
+    # Email (SES): the From address of every email (a verified identity), and the configuration set
+    # that routes SES's delivery, bounce and complaint events. Bodies come from templates/email.
+    sender_address: str = "noreply@matterline.test"
+    ses_configuration_set: str | None = None
+    # Powertools idempotency records of the workflow tasks (a table of its own in the template); empty
+    # turns the Powertools layer off (unit tests), the delivery ledger still stops duplicate emails.
+    idempotency_table: str | None = None
+    # Invoice approval: how long a step waits for staff before a reminder, and after how many reminders
+    # it escalates to the firm's admins. Tests shorten both.
+    invoice_reminder_seconds: int = Field(default=2 * 86_400, ge=1, le=30 * 86_400)
+    invoice_escalate_after_reminders: int = Field(default=2, ge=1, le=10)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

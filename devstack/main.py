@@ -88,6 +88,9 @@ class Devstack:
             **demo_billing.environment(self.clio, self.actionstep),
         }
         os.environ.update(environment)
+        if web_base:
+            # Billing consent pages send the browser back to the console on this devstack's own web port.
+            os.environ["MATTERLINE_WEB_BASE_URL"] = web_base
         reset_settings()
         use_container(None)
         from chalicelib.bootstrap import container
@@ -101,6 +104,7 @@ class Devstack:
         use_container(None)
         if seeded:
             self._connect_demo_billing()
+            self._seed_demo_contractors()
         self._connect_demo_mailboxes()
         self._start_web(web_base)
         self._snapshots = threading.Event()
@@ -199,6 +203,28 @@ class Devstack:
                 "could not connect the demo firm to the simulated Clio; connect it in the console"
             )
 
+    def _seed_demo_contractors(self) -> None:
+        """The contractor module's demo (after billing, so the demo case can be a synced matter)."""
+        from chalicelib.bootstrap import container
+        from chalicelib.domain.identity import Role
+        from devstack.demo_contractors import seed_demo_contractors
+
+        services = container()
+        firm = services.roster.firm_for_tenant(self._demo.TENANT_ID)
+        ids = {
+            name: next(self._demo.demo_user_id(p) for p in self._demo.DEMO_PEOPLE if role in p.roles)
+            for name, role in (
+                ("admin", Role.FIRM_ADMIN),
+                ("staff", Role.CONTRACTOR_STAFF),
+                ("contractor", Role.CONTRACTOR),
+            )
+        }
+        try:
+            if firm is not None:
+                seed_demo_contractors(services, firm.firm_id, ids)
+        except Exception:
+            logger.exception("could not seed the contractor module's demo data")
+
     def _state_machines(self) -> dict[str, str]:
         # Logical ids are "HousekeepingStateMachine"; workflows are named "housekeeping".
         return {
@@ -226,18 +252,21 @@ class Devstack:
 
     def _start_web(self, web_base: str | None) -> None:
         from app import app
-        from devstack.aws.outbox import sent_emails
+        from devstack.outbox import OutboxArchive
         from devstack.schedules import Scheduler
         from devstack.web import WebServer
 
         self.scheduler = Scheduler(app)
         self.scheduler.start()
+        self.outbox = OutboxArchive(self.var / "outbox", self.aws.region)
         self.web = WebServer(
             ROOT / "addin",
             port=self.ports.web,
             config={},
             scheduler=self.scheduler,
-            outbox=lambda: sent_emails(self.aws.region),
+            # Every email is saved as .eml under var/outbox/ (it survives a restart) and listed from there.
+            outbox=self.outbox.sync,
+            outbox_file=self.outbox.path_of,
         )
         self.web.config.update(
             {
@@ -257,6 +286,8 @@ class Devstack:
         from devstack.aws.snapshot import save_tables
 
         save_tables(self.aws, self.resources.table_names, self.var / "aws")
+        if getattr(self, "outbox", None) is not None:
+            self.outbox.sync()
         from devstack.demo_billing import save_simulators
 
         save_simulators(self.var, self.clio, self.actionstep)

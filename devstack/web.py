@@ -29,11 +29,14 @@ class WebServer:
         scheduler: Scheduler,
         outbox: Callable[[], list[dict[str, Any]]],
         host: str = "127.0.0.1",
+        outbox_file: Callable[[str], Path | None] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.config = config
         self.scheduler = scheduler
         self.outbox = outbox
+        # Finds a saved .eml by file name (devstack.outbox.OutboxArchive.path_of).
+        self.outbox_file = outbox_file
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +75,11 @@ class WebServer:
             return _json(request, self.config)
         if path == "/devstack/outbox.json":
             return _json(request, self.outbox())
+        if path.startswith("/devstack/outbox/") and path.endswith(".eml") and self.outbox_file:
+            found = self.outbox_file(path.rsplit("/", 1)[-1])
+            if found is None:
+                return _send(request, HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            return _send(request, HTTPStatus.OK, found.read_bytes(), "message/rfc822")
         if path == "/devstack/schedules.json":
             return _json(request, self._schedules())
         if path in {"/devstack", "/devstack/"}:
@@ -157,18 +165,23 @@ class WebServer:
             "".join(
                 f"<tr><td>{html.escape(m.get('sent_at') or '')}</td>"
                 f"<td>{html.escape(', '.join(m.get('to') or []))}</td>"
-                f"<td>{html.escape(m.get('subject') or '')}</td></tr>"
+                f"<td>{html.escape(m.get('subject') or '')}</td>"
+                + (
+                    f"<td><a href='{html.escape(m['eml'])}'>.eml</a></td></tr>"
+                    if m.get("eml")
+                    else "<td></td></tr>"
+                )
                 for m in self.outbox()
             )
-            or "<tr><td colspan='3' class='muted'>No email sent yet.</td></tr>"
+            or "<tr><td colspan='4' class='muted'>No email sent yet.</td></tr>"
         )
         return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Matterline devstack</title><link rel="stylesheet" href="/shared/styles.css"></head>
 <body><header class="bar"><h1>Matterline devstack</h1></header><main>
 <section class="card"><h2>Schedules</h2><table><thead><tr><th>Name</th><th>Cron (UTC)</th><th>Last run</th>
 <th>Last error</th><th></th></tr></thead><tbody>{schedules}</tbody></table></section>
-<section class="card"><h2>Outbox (email sent through SES)</h2><table><thead><tr><th>Sent</th><th>To</th>
-<th>Subject</th></tr></thead><tbody>{mails}</tbody></table></section></main></body></html>"""
+<section class="card"><h2>Outbox (email sent through SES; JSON at /devstack/outbox.json)</h2><table><thead>
+<tr><th>Sent</th><th>To</th><th>Subject</th><th></th></tr></thead><tbody>{mails}</tbody></table></section></main></body></html>"""
 
 
 def _send(request: BaseHTTPRequestHandler, status: HTTPStatus, body: bytes, content_type: str) -> None:

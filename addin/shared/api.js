@@ -6,10 +6,25 @@ export class ApiError extends Error {
     this.status = status;
     this.problem = problem;
   }
+
+  /** The API's per-field problems ({field, message}), e.g. to show beside the inputs they name. */
+  get fieldErrors() {
+    return Array.isArray(this.problem?.errors) ? this.problem.errors : [];
+  }
+
+  /** The message and, when there are any, the fields it names: one line a person can act on. */
+  get explanation() {
+    const fields = this.fieldErrors.map((e) => `${e.field}: ${e.message}`);
+    return fields.length ? `${this.message} (${fields.join("; ")})` : this.message;
+  }
 }
 
+/**
+ * A function calling the API with the bearer token: `call(method, path, body, { raw })`.
+ * It answers the parsed JSON, or with `raw` the text (file downloads), and throws ApiError otherwise.
+ */
 export function apiClient(baseUrl, token) {
-  return async function call(method, path, body) {
+  return async function call(method, path, body, options = {}) {
     let response;
     try {
       response = await fetch(`${baseUrl}${path}`, {
@@ -24,8 +39,20 @@ export function apiClient(baseUrl, token) {
       throw new ApiError(0, { detail: "Matterline cannot be reached. Check your connection and try again." });
     }
     const text = await response.text();
-    const parsed = text ? JSON.parse(text) : null;
+    if (options.raw && response.ok) return text;
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = { detail: `The server answered ${response.status} with something that is not JSON.` };
+    }
     if (!response.ok) throw new ApiError(response.status, parsed);
     return parsed;
   };
+}
+
+/** A query string from an object, leaving out empty values: `?a=1&b=x` or "". */
+export function query(params) {
+  const pairs = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return pairs.length ? `?${new URLSearchParams(pairs)}` : "";
 }

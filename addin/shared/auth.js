@@ -2,6 +2,7 @@
 // stand-in). The access token lives in sessionStorage only: closing the tab signs the user out.
 const TOKEN_KEY = "matterline.token";
 const VERIFIER_KEY = "matterline.pkce";
+const RETURN_KEY = "matterline.return";
 
 function base64url(bytes) {
   return btoa(String.fromCharCode(...new Uint8Array(bytes)))
@@ -14,7 +15,10 @@ async function pkcePair() {
   return { verifier, challenge: base64url(digest) };
 }
 
-export async function signIn(config) {
+// `returnTo` (e.g. a deep link's #hash) is where the page goes back to once the sign-in has finished:
+// the identity provider only knows the registered redirect URI, which carries no hash.
+export async function signIn(config, returnTo = "") {
+  if (returnTo) sessionStorage.setItem(RETURN_KEY, returnTo);
   const { verifier, challenge } = await pkcePair();
   const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
   sessionStorage.setItem(VERIFIER_KEY, JSON.stringify({ verifier, state }));
@@ -59,8 +63,30 @@ export async function completeSignIn(config) {
   return body.access_token;
 }
 
+// Where the page asked to go back to after signing in (once: reading it forgets it).
+export function takeReturnTo() {
+  const value = sessionStorage.getItem(RETURN_KEY) || "";
+  sessionStorage.removeItem(RETURN_KEY);
+  return value;
+}
+
+function expiresAt(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" ? payload.exp * 1000 : Infinity;
+  } catch {
+    return Infinity; // not a JWT we can read: let the API decide
+  }
+}
+
+// The stored token, unless it has expired (then the user signs in again instead of meeting a 401).
 export function currentToken() {
-  return sessionStorage.getItem(TOKEN_KEY);
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token && expiresAt(token) <= Date.now()) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+  return token;
 }
 
 export function signOut() {

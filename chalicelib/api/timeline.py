@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.timeline_schemas import (
+    ActingFor,
     BulkEntries,
     BulkOut,
     BulkOutcomeOut,
@@ -45,6 +46,7 @@ from chalicelib.domain.timeutil import local_day
 MAX_ROW_ERRORS = 1000
 
 if TYPE_CHECKING:
+    from chalicelib.domain.identity import Principal
     from chalicelib.services.timeline import IngestResult, TimelineView, Totals
 
 timeline = Blueprint(__name__)
@@ -79,6 +81,12 @@ def capture_batch(call: Call) -> IngestOut:
     body: CaptureBatch = call.body
     unique = {item.id: item for item in body.items}  # a queue may hold the same item twice
     return _ingest_out(services().timeline.capture(call.principal, [i.to_capture() for i in unique.values()]))
+
+
+def _acting(call: Call) -> Principal:
+    """The caller on their own timeline, or as a delegate on ``?user_id=``'s (checked by the service)."""
+    query: ActingFor = call.query
+    return services().delegates.acting(call.principal, query.user_id)
 
 
 def _totals_out(totals: Totals) -> TotalsOut:
@@ -147,9 +155,10 @@ def _timeline_out(view: TimelineView, query: TimelineQuery) -> TimelineOut:
 def my_timeline(call: Call) -> TimelineOut:
     query: TimelineQuery = call.query
     container = services()
-    zone_name = container.timeline.zone_of(call.principal.firm_id, call.principal.subject_id)
+    principal = container.delegates.acting(call.principal, query.user_id)
+    zone_name = container.timeline.zone_of(principal.firm_id, principal.subject_id)
     first, last = query.days(local_day(container.clock.now(), zone_name))
-    return _timeline_out(container.timeline.view(call.principal, first, last), query)
+    return _timeline_out(container.timeline.view(principal, first, last), query)
 
 
 @api.route(
@@ -165,12 +174,17 @@ def user_totals(call: Call, user_id: str) -> TotalsOut:
 
 
 @api.route(
-    "/entries/{entry_id}", "PATCH", summary="Edit one of my entries", body=UpdateEntry, response=EntryOut
+    "/entries/{entry_id}",
+    "PATCH",
+    summary="Edit one of my entries",
+    body=UpdateEntry,
+    query=ActingFor,
+    response=EntryOut,
 )
 def update_entry(call: Call, entry_id: str) -> EntryOut:
     body: UpdateEntry = call.body
     return EntryOut.of(
-        services().timeline.change_entry(call.principal, entry_id, body.version, body.to_changes())
+        services().timeline.change_entry(_acting(call), entry_id, body.version, body.to_changes())
     )
 
 
@@ -179,10 +193,11 @@ def update_entry(call: Call, entry_id: str) -> EntryOut:
     "POST",
     summary="Release an entry to billing",
     body=VersionOnly,
+    query=ActingFor,
     response=EntryOut,
 )
 def release_entry(call: Call, entry_id: str) -> EntryOut:
-    return EntryOut.of(services().timeline.set_status(call.principal, entry_id, call.body.version, "release"))
+    return EntryOut.of(services().timeline.set_status(_acting(call), entry_id, call.body.version, "release"))
 
 
 @api.route(
@@ -190,10 +205,11 @@ def release_entry(call: Call, entry_id: str) -> EntryOut:
     "POST",
     summary="Take a released entry back",
     body=VersionOnly,
+    query=ActingFor,
     response=EntryOut,
 )
 def reopen_entry(call: Call, entry_id: str) -> EntryOut:
-    return EntryOut.of(services().timeline.set_status(call.principal, entry_id, call.body.version, "reopen"))
+    return EntryOut.of(services().timeline.set_status(_acting(call), entry_id, call.body.version, "reopen"))
 
 
 @api.route(
@@ -201,11 +217,12 @@ def reopen_entry(call: Call, entry_id: str) -> EntryOut:
     "POST",
     summary="Split an entry across matters",
     body=SplitEntry,
+    query=ActingFor,
     response=EntryList,
 )
 def split_entry(call: Call, entry_id: str) -> EntryList:
     body: SplitEntry = call.body
-    parts = services().timeline.split_entry(call.principal, entry_id, body.version, body.matters, body.mode)
+    parts = services().timeline.split_entry(_acting(call), entry_id, body.version, body.matters, body.mode)
     return EntryList(entries=[EntryOut.of(part) for part in parts])
 
 
@@ -214,12 +231,13 @@ def split_entry(call: Call, entry_id: str) -> EntryList:
     "POST",
     summary="Change or release a selection; each entry reports its result",
     body=BulkEntries,
+    query=ActingFor,
     response=BulkOut,
 )
 def bulk_entries(call: Call) -> BulkOut:
     body: BulkEntries = call.body
     outcomes = services().timeline.bulk(
-        call.principal,
+        _acting(call),
         body.entry_ids,
         changes=body.changes.to_changes() if body.changes else None,
         action=body.action,
@@ -239,11 +257,12 @@ def bulk_entries(call: Call) -> BulkOut:
     "POST",
     summary="Mark one of my items personal, or business again",
     body=MarkPersonal,
+    query=ActingFor,
     response=EventOut,
 )
 def mark_personal(call: Call, event_id: str) -> EventOut:
     event, classification = services().timeline.mark_event(
-        call.principal, event_id, personal=call.body.personal
+        _acting(call), event_id, personal=call.body.personal
     )
     return EventOut.of(event, classification)
 

@@ -115,6 +115,13 @@ class TimelineQuery(Input):
     end: Day | None = None
     group_by: Literal["none", "matter", "status", "category", "kind"] = "none"
     sort: Literal["start", "duration", "matter"] = "start"
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="someone who made me their delegate (never their personal items)",
+    )
 
     @model_validator(mode="after")
     def _one_range(self) -> TimelineQuery:
@@ -137,6 +144,12 @@ class TimelineQuery(Input):
             return self.start, self.end
         day = self.date or today
         return day, day
+
+
+class ActingFor(Input):
+    """``user_id``: work on the timeline of someone who made me their delegate."""
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 
 
 class TotalsQuery(Input):

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 
 from chalicelib.domain.capture import ActivityEvent, Capture, Category, event_id_for, fold
 from chalicelib.domain.classification import Classification, ClassificationRule, classify
+from chalicelib.domain.delegation import is_delegated
 from chalicelib.domain.entries import (
     BILLED_ELSEWHERE,
     Entry,
@@ -35,7 +36,14 @@ from chalicelib.domain.entries import (
     reopen,
     split,
 )
-from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, NotFound, StaleVersion
+from chalicelib.domain.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+)
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.timeutil import day_bounds, local_day
@@ -228,9 +236,15 @@ class TimelineService:
     # ------------------------------------------------------------ views
 
     def view(self, principal: Principal, first_day: date, last_day: date) -> TimelineView:
-        """The caller's own timeline for a range of their days (in their time zone)."""
+        """The caller's own timeline for a range of their days (in their time zone).
+
+        A delegate sees the owner's timeline without personal items, and without their totals.
+        """
         principal.require(Permission.TIME_READ_OWN)
         zone_name, shown, entries = self._range(principal.firm_id, principal.subject_id, first_day, last_day)
+        delegated = is_delegated(principal)
+        if delegated:
+            shown = [(e, c) for e, c in shown if not e.personal and c.category is not Category.PERSONAL]
         return TimelineView(
             user_id=principal.subject_id,
             time_zone=zone_name,
@@ -238,7 +252,7 @@ class TimelineService:
             last_day=last_day,
             events=shown,
             entries=[entry for entry in entries if entry.status is not EntryStatus.SPLIT],
-            totals=_totals(shown, entries, include_personal=True),
+            totals=_totals(shown, entries, include_personal=not delegated),
         )
 
     def totals_for(self, principal: Principal, user_id: str, first_day: date, last_day: date) -> Totals:
@@ -367,8 +381,17 @@ class TimelineService:
         """Mark one of the caller's events personal (or not), or delete it for good."""
         principal.require(Permission.TIME_WRITE_OWN)
         event = self._timeline.get_event(principal.firm_id, principal.subject_id, event_id)
-        if event is None or event.deleted:
+        # To a delegate, the owner's personal items do not exist; deleting for good is the owner's alone.
+        hidden = is_delegated(principal) and (
+            event is None
+            or event.personal
+            or self._classify_for(principal.firm_id, principal.subject_id, event).category
+            is Category.PERSONAL
+        )
+        if event is None or event.deleted or hidden:
             raise NotFound("there is no such item in your timeline")
+        if delete and is_delegated(principal):
+            raise Forbidden("only the owner of a timeline can delete an item for good")
         day = local_day(event.start, self.zone_of(principal.firm_id, principal.subject_id))
         for entry in self._timeline.entries_of_day(principal.firm_id, principal.subject_id, day):
             if event_id in entry.event_ids and entry.status in (EntryStatus.RELEASED, *BILLED_ELSEWHERE):

@@ -103,7 +103,8 @@ def outlook(devstack: Any) -> Iterator[Any]:
         popup = opened.value
         popup.get_by_role("button", name="Alex Attorney").wait_for()
         # MSAL.js (no Outlook broker in the stand-in) signs in through its popup and bridge page.
-        assert "redirect_uri=" + urllib.parse.quote(f"{devstack.web}/taskpane/redirect.html", safe="") in popup.url
+        bridge = urllib.parse.quote(f"{devstack.web}/taskpane/redirect.html", safe="")
+        assert f"redirect_uri={bridge}" in popup.url
         popup.get_by_role("button", name="Alex Attorney").click()
         pane.locator("#today:not([hidden])").wait_for()
         yield page

@@ -232,7 +232,7 @@ class TestARunningStack:
         assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
         ttl = ddb.describe_time_to_live(TableName="matterline-local")["TimeToLiveDescription"]
         assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at_epoch"}
-        assert stack.local.table_names == ["matterline-local"]
+        assert stack.local.table_names == ["matterline-local", "matterline-local-idempotency"]
 
     def test_the_functions_get_the_settings_of_the_template_globals(self, stack: SimpleNamespace) -> None:
         environment = stack.local.environment
@@ -240,7 +240,10 @@ class TestARunningStack:
         assert environment["MATTERLINE_TABLE_NAME"] == "matterline-local"
         assert environment["MATTERLINE_SENDER_ADDRESS"] == "noreply@matterline.test"
         assert json.loads(environment["MATTERLINE_STATE_MACHINES"]) == {
-            "housekeeping": stack.local.ref("HousekeepingStateMachine")
+            "housekeeping": stack.local.ref("HousekeepingStateMachine"),
+            "reports": stack.local.ref("ReportsStateMachine"),
+            "exports": stack.local.ref("ExportsStateMachine"),
+            "invoices": stack.local.ref("InvoicesStateMachine"),
         }
         configuration = stack.aws.client("lambda").get_function_configuration(
             FunctionName=stack.local.ref("HousekeepingFunction")
@@ -453,7 +456,7 @@ def test_items_saved_before_a_restart_are_all_there_after_it(tmp_path: Path) -> 
             for item in ITEMS:
                 batch.put_item(Item=item)
         counts = save_tables(first, created.table_names, tmp_path / "var")
-    assert counts == {"matterline-local": len(ITEMS)}
+    assert counts == {"matterline-local": len(ITEMS), "matterline-local-idempotency": 0}
     saved = json.loads(snapshot_path(tmp_path / "var", "matterline-local").read_text())
     assert not list((tmp_path / "var").glob(".*.tmp")), "the temporary file was renamed away"
 
@@ -464,7 +467,7 @@ def test_items_saved_before_a_restart_are_all_there_after_it(tmp_path: Path) -> 
         loaded = load_tables(second, created.table_names, tmp_path / "var")
         items = scan_all(table)
 
-    assert loaded == {"matterline-local": len(ITEMS)}
+    assert loaded == {"matterline-local": len(ITEMS), "matterline-local-idempotency": 0}
     by_key = {(item["PK"], item["SK"]): item for item in items}
     invoice = by_key[("FIRM#acme", "INVOICE#42")]
     assert invoice["signature"].value == b"\x00\xffsigned"

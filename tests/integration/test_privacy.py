@@ -85,6 +85,13 @@ def private_day(api, firm_a):  # type: ignore[no-untyped-def]
         "export_id": "none",
         "entity_type": "event",
         "entity_id": ids[SECRET_SUBJECT],
+        # The contractor module's routes (their ids name nothing of the attorney's timeline).
+        "lookup": "contractor_payment_method",
+        "contractor_kind": "user",
+        "contractor_id": "none",
+        "invoice_id": "none",
+        "work_order_id": "none",
+        "document_id": "none",
     }
 
 

@@ -17,6 +17,7 @@ import pytest
 from app import app
 from chalicelib.api.routing import ROUTES
 from chalicelib.domain.identity import Role
+from tests.support.contractors import seed_guard_records
 
 CAPTURE = {
     "id": "c-1",
@@ -83,6 +84,7 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "GraphNotificationBatch": lambda v: {
         "value": [{"subscriptionId": "guessed-id", "clientState": "guessed", "changeType": "updated"}]
     },
+    "DelegatesIn": lambda v: {"version": 0, "delegates": [{"user_id": v["user_id"]}]},
     "PolicyIn": lambda v: {
         "version": 0,
         "grouping": "per_thread_day",
@@ -91,6 +93,59 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "reading_words_per_minute": 200,
         "typing_words_per_minute": 40,
     },
+    # The contractor module (firm A's ids come from seed_guard_records).
+    "SettingsIn": lambda v: {"version": 0, "replace_name_with_dba_on_invoices": True},
+    "LookupValueIn": lambda v: {"version": 1, "key": "b_wire", "label": "B's wire"},
+    "LookupValueChange": lambda v: {"version": 1, "label": "Renamed by firm B", "active": False},
+    "ContractorIn": lambda v: {"kind": "user", "user_id": v["contractor_id"], "name": "Stolen contractor"},
+    "ContractorUpdate": lambda v: {"version": 1, "name": "Renamed by firm B"},
+    "AnnualAllocationIn": lambda v: {"version": 0, "amount": "1.00"},
+    "FeeStructureIn": lambda v: {"version": 0, "rate": "1.00"},
+    "FeeCopyIn": lambda v: {"targets": [{"kind": "user", "contractor_id": v["contractor_id"]}]},
+    "ProductIn": lambda v: {"name": "B's product", "default_rate": "1.00", "unit_type": "each"},
+    "ProductUpdate": lambda v: {"version": 1, "name": "Renamed by firm B", "default_rate": "0.01"},
+    "TemplateIn": lambda v: {"name": "B's template", "items": [{"product_id": v["product_id"]}]},
+    "CaseAssignmentIn": lambda v: {
+        "contractor": {"kind": "user", "contractor_id": v["contractor_id"]},
+        "assignment_type": "contract_attorney",
+    },
+    "AllocationIn": lambda v: {"version": 0, "allocated": "0.01", "note": "drained by firm B"},
+    "BulkCompleteIn": lambda v: {"silent": True, "complete_shared": True},
+    "WorkOrderIn": lambda v: {
+        "assignee": {"kind": "user", "contractor_id": v["contractor_id"]},
+        "title": "B's work order",
+        "matter_ids": [v["contractor_matter_id"]],
+        "items": [{"product_id": v["product_id"]}],
+    },
+    "PsrIn": lambda v: {"version": 1, "product_id": v["product_id"]},
+    "PsrUpdate": lambda v: {"version": 1, "rate": "0.01"},
+    "VersionBody": lambda v: {"version": 1},
+    "CaseLinkIn": lambda v: {"version": 1, "unlink": [v["contractor_matter_id"]]},
+    "ExpenseTypeIn": lambda v: {"version": 1, "expense_type": "mileage"},
+    "ReceiptIn": lambda v: {
+        "file_name": "b.pdf",
+        "content_type": "application/pdf",
+        "content_base64": "JVBERg==",
+    },
+    "BtIn": lambda v: {
+        "bt_type": "product_service",
+        "psr_id": "psr-1",
+        "units": "1",
+        "work_date": "2026-03-09",
+    },
+    "BtUpdate": lambda v: {"version": 1, "units": "1000"},
+    "InvoiceIn": lambda v: {
+        "contractor": {"kind": "user", "contractor_id": v["contractor_id"]},
+        "bt_ids": [v["bt_id"]],
+    },
+    "InvoiceActionIn": lambda v: {"action": "submit", "version": 1},
+    "BulkInvoiceIn": lambda v: {"action": "submit", "invoice_ids": [v["invoice_id"]]},
+    "PreferencesIn": lambda v: {
+        "report_frequency": "daily",
+        "report_hour": 7,
+        "time_zone": "America/Chicago",
+    },
+    "ExportScheduleIn": lambda v: {"frequency": "daily", "hour": 6},
 }
 
 
@@ -162,6 +217,7 @@ def path_values(firm_a, api) -> dict[str, str]:
         "mailbox": "a-secret-box@lovelace.law",
         "m365_client": "0b7d1f9e-0000-4c1a-8e11-00000000a365",
         "system": "clio",
+        "target": "csv",
         "export_id": export.body["export_id"],
         "client_id": client["client_id"],
         "matter_id": matter["matter_id"],
@@ -175,6 +231,7 @@ def path_values(firm_a, api) -> dict[str, str]:
         "token_id": token.body["token"]["token_id"],
         "entity_type": "user",
         "entity_id": firm_a.people[Role.ATTORNEY].user_id,
+        **seed_guard_records(api.container, firm_a),
     }
 
 
@@ -237,7 +294,7 @@ def test_another_firms_strongest_caller_never_reads_or_changes_this_firms_data(
         *values.values(),
         *(user.email for user in firm_a.people.values()),
         *(user.user_id for user in firm_a.people.values()),
-    } - {"user", "clients", "clio"}
+    } - {"user", "clients", "clio", "csv", "contractor_payment_method"}  # names every firm shares, not data
     intruder_admin = api.token_for(firm_b, Role.FIRM_ADMIN)
     b_admin = api.call(
         "POST",

@@ -1,0 +1,1 @@
+"""Documents Matterline renders: the approved invoice PDF (reportlab)."""

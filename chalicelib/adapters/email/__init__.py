@@ -1,0 +1,1 @@
+"""Email: SES delivery, Jinja2 rendering of ``templates/email``, and an in-memory sender for tests."""

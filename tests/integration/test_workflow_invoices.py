@@ -1,0 +1,441 @@
+"""The invoice approval workflow on the embedded AWS, driven by the contractor module's domain events
+through the Step Functions event sink: notifications, task tokens, the dispute loop, reminders and
+escalation, the approved invoice PDF (read back as text), and a crashed task retried without a second
+email."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from chalicelib.adapters.workflows.contractor_events import StepFunctionsContractorEventSink, execution_name
+from chalicelib.adapters.workflows.invoice_waits import TableInvoiceWaits
+from chalicelib.adapters.workflows.signals import StepFunctionsSignals
+from chalicelib.adapters.workflows.stepfunctions import StepFunctionsWorkflows
+from chalicelib.domain.contractors.contractors import Contractor, ContractorKind
+from chalicelib.domain.contractors.events import (
+    InvoiceApproved,
+    InvoiceDisputed,
+    InvoicePaid,
+    InvoiceResubmitted,
+    InvoiceScheduled,
+    InvoiceSubmitted,
+    InvoiceVerified,
+)
+from chalicelib.domain.contractors.invoices import Invoice
+from chalicelib.domain.contractors.lookups import BtStatus, BtType, InvoiceStatus
+from chalicelib.domain.contractors.settings import (
+    ApprovedInvoicePdfSettings,
+    ContractorSettings,
+    InvoiceActionNotifications,
+)
+from chalicelib.domain.contractors.transactions import BillingTransaction
+from chalicelib.domain.identity import Role
+from chalicelib.services.invoice_approval import InvoiceApprovalService
+from tests.integration.workflow_stack import WorkflowStack, workflow_stack
+from tests.support.api import seed_firm
+
+SUBMITTED_AT = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+VERIFIERS = "verifiers@lovelace.law"
+ACCOUNTS = "accounts@lovelace.law"
+CONTRACTOR_EMAIL = "alice@avery.law"
+
+
+class InvoiceBook:
+    """The contractor module's records as the workflow reads them (``InvoiceRecords``)."""
+
+    def __init__(self, firm_id: str) -> None:
+        self.firm_id = firm_id
+        self.alice = Contractor(
+            firm_id, "u-alice", ContractorKind.USER, "Alice Avery", CONTRACTOR_EMAIL, "Avery Legal Services"
+        )
+        self.invoices: dict[str, tuple[Invoice, list[BillingTransaction]]] = {}
+        self.settings_page = ContractorSettings(
+            firm_id,
+            replace_name_with_dba_on_invoices=True,
+            invoice_action_notifications=InvoiceActionNotifications(enabled=True, recipients=(VERIFIERS,)),
+            approved_invoice_pdf=ApprovedInvoicePdfSettings(enabled=True, recipients=(ACCOUNTS,)),
+        )
+
+    def add(self, invoice_id: str) -> Invoice:
+        lines = [
+            (
+                "bt-1",
+                BtType.TIMESLIP,
+                "Legal work",
+                "Hearing preparation \u2013 \u201cAvery v. Smith\u201d",
+                "450.00",
+                180,
+            ),
+            ("bt-2", BtType.PRODUCT_SERVICE, "Language services", "Deposition interpreting", "300.00", None),
+            ("bt-3", BtType.EXPENSE_REIMBURSEMENT, "Expenses", "Mileage to the courthouse", "42.50", None),
+        ]
+        bts = [
+            BillingTransaction(
+                firm_id=self.firm_id,
+                bt_id=bt_id,
+                work_order_id="wo-1",
+                contractor=self.alice.ref,
+                bt_type=bt_type,
+                work_date=date(2026, 3, 2 + n),
+                amount=Decimal(amount),
+                category=category,
+                description=description,
+                status=BtStatus.VERIFIED,
+                minutes=minutes,
+                rate=Decimal("150.00") if minutes else None,
+                matter_id="m-1",
+                invoice_id=invoice_id,
+            )
+            for n, (bt_id, bt_type, category, description, amount, minutes) in enumerate(lines)
+        ]
+        invoice = Invoice(
+            firm_id=self.firm_id,
+            invoice_id=invoice_id,
+            contractor=self.alice.ref,
+            contractor_name=self.alice.name,
+            doing_business_as=self.alice.doing_business_as,
+            status=InvoiceStatus.APPROVED,
+            invoice_date=date(2026, 3, 9),
+            total=sum((bt.amount for bt in bts), Decimal(0)),
+            bt_count=len(bts),
+            approved_at=datetime(2026, 3, 12, 15, 0, tzinfo=UTC),
+        )
+        self.invoices[invoice_id] = (invoice, bts)
+        return invoice
+
+    def invoice_with_bts(self, firm_id: str, invoice_id: str) -> tuple[Any, list[Any]]:
+        return self.invoices.get(invoice_id, (None, []))
+
+    def settings(self, firm_id: str) -> Any:
+        return self.settings_page
+
+    def contractor(self, firm_id: str, who: Any) -> Any:
+        return self.alice if who == self.alice.ref else None
+
+
+@pytest.fixture(scope="module")
+def stack(token_mint: Any) -> Iterator[WorkflowStack]:
+    with workflow_stack(token_mint, "invoices") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def firm(stack: WorkflowStack) -> SimpleNamespace:
+    seeded = seed_firm(stack.api.container, "Lovelace & Babbage LLP", "tenant-invoices", "lovelace.law")
+    book = InvoiceBook(seeded.firm.firm_id)
+    services = stack.api.container
+    table = services.table
+    waits = TableInvoiceWaits(table, services.clock)
+    sfn = stack.aws.client("stepfunctions")
+    signals = StepFunctionsSignals(sfn)
+    services.invoice_approval = InvoiceApprovalService(
+        records=book,
+        waits=waits,
+        signals=signals,
+        notifications=services.notifications,
+        reports=services.reports,
+        firms=services.roster._firms,  # type: ignore[attr-defined]
+        files=services.exports._files,  # type: ignore[attr-defined]
+        clock=services.clock,
+        console_url="http://localhost:8001/console",
+    )
+    workflows = StepFunctionsWorkflows(sfn, {"invoices": stack.created.ref("InvoicesStateMachine")})
+
+    def sink(reminder_seconds: int = 600, escalate_after: int = 2) -> StepFunctionsContractorEventSink:
+        return StepFunctionsContractorEventSink(
+            workflows,
+            waits,
+            signals,
+            reminder_seconds=reminder_seconds,
+            escalate_after_reminders=escalate_after,
+        )
+
+    return SimpleNamespace(seeded=seeded, book=book, waits=waits, table=table, sink=sink)
+
+
+def facts(firm: SimpleNamespace, invoice_id: str) -> dict[str, Any]:
+    invoice = firm.book.invoices[invoice_id][0]
+    return {
+        "firm_id": firm.book.firm_id,
+        "actor": "user:staff",
+        "invoice_id": invoice_id,
+        "contractor": invoice.contractor,
+        "by_contractor": False,
+    }
+
+
+def submitted(firm: SimpleNamespace, invoice_id: str, at: datetime = SUBMITTED_AT) -> InvoiceSubmitted:
+    return InvoiceSubmitted(
+        **{**facts(firm, invoice_id), "by_contractor": True, "actor": "user:u-alice"},
+        at=at,
+        total=firm.book.invoices[invoice_id][0].total,
+    )
+
+
+def execution_arn(stack: WorkflowStack, event: InvoiceSubmitted) -> str:
+    machine = stack.created.ref("InvoicesStateMachine")
+    return machine.replace(":stateMachine:", ":execution:") + f":{execution_name(event)}"
+
+
+def wait_for_token(firm: SimpleNamespace, invoice_id: str, event: InvoiceSubmitted, step: str) -> None:
+    """Poll until the execution waits on ``step`` (its task token is stored)."""
+    key = (f"FIRM#{firm.book.firm_id}#INVOICEFLOW#{invoice_id}", f"TOKEN#{execution_name(event)}#{step}")
+    deadline = time.monotonic() + 30
+    while firm.table.get(*key) is None:
+        assert time.monotonic() < deadline, f"the workflow never waited on {step}"
+        time.sleep(0.05)
+
+
+def pdf_text(message: dict[str, Any]) -> str:
+    parsed = email.message_from_string(message["raw"], policy=email.policy.default)
+    (attachment,) = list(parsed.iter_attachments())  # type: ignore[attr-defined]
+    assert attachment.get_content_type() == "application/pdf"
+    reader = PdfReader(io.BytesIO(attachment.get_content()))
+    # Table cells come out one per line: compare words, not layout.
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def test_an_approved_invoice_runs_to_paid_and_its_pdf_goes_to_accounts(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    firm.book.add("INV-1001")
+    stack.new_emails()
+    sink = firm.sink()
+    start = submitted(firm, "INV-1001")
+    later = start.at + timedelta(days=1)
+
+    sink.publish([start])
+    sink.publish([start])  # a replayed event starts no second execution
+    wait_for_token(firm, "INV-1001", start, "verify")
+    sink.publish([InvoiceVerified(**facts(firm, "INV-1001"), at=later, total=Decimal("792.50"))])
+    # Decisions that come before the workflow waits on them are parked until it does.
+    sink.publish([InvoiceApproved(**facts(firm, "INV-1001"), at=later, total=Decimal("792.50"))])
+    sink.publish(
+        [
+            InvoiceScheduled(
+                **facts(firm, "INV-1001"),
+                at=later,
+                pay_period_start=date(2026, 3, 16),
+                pay_period_end=date(2026, 3, 31),
+            )
+        ]
+    )
+    sink.publish(
+        [
+            InvoicePaid(
+                **facts(firm, "INV-1001"),
+                at=later,
+                total=Decimal("792.50"),
+                payment_method="check",
+                payment_reference="1042",
+            )
+        ]
+    )
+    result = stack.wait(execution_arn(stack, start))
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    emails = stack.new_emails()
+    subjects = [(e["to"], e["subject"]) for e in emails]
+    assert subjects == [
+        (
+            [VERIFIERS],
+            "Invoice INV-1001 from Avery Legal Services was submitted and is waiting for verification",
+        ),
+        (
+            [VERIFIERS, CONTRACTOR_EMAIL],
+            "Invoice INV-1001 from Avery Legal Services was approved for payment",
+        ),
+        ([ACCOUNTS, CONTRACTOR_EMAIL], "Invoice INV-1001 approved for payment"),
+    ]
+    approved_pdf = emails[2]
+    assert (
+        "Invoice INV-1001 from Avery Legal Services for $792.50 was approved on 12 March 2026."
+        in approved_pdf["text"]
+    )
+    text = pdf_text(approved_pdf)
+    assert "Lovelace & Babbage LLP" in text
+    assert "Avery Legal Services" in text and "Alice Avery" not in text
+    assert "Hearing preparation \u2013 \u201cAvery v. Smith\u201d" in text
+    assert "Deposition interpreting" in text and "Mileage to the courthouse" in text
+    for category, amount in (
+        ("Legal work", "$450.00"),
+        ("Language services", "$300.00"),
+        ("Expenses", "$42.50"),
+    ):
+        assert f"{category} 1 {amount}" in text
+    assert "Total 3 $792.50" in text
+
+
+def test_a_disputed_invoice_loops_back_through_resubmission_and_verification(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    firm.book.add("INV-1002")
+    stack.new_emails()
+    sink = firm.sink()
+    start = submitted(firm, "INV-1002")
+    later = start.at + timedelta(hours=2)
+    every = facts(firm, "INV-1002")
+
+    sink.publish([start])
+    wait_for_token(firm, "INV-1002", start, "verify")
+    sink.publish([InvoiceDisputed(**every, at=later, disputed_bt_ids=("bt-2",), denied_bt_ids=())])
+    wait_for_token(firm, "INV-1002", start, "resubmit")
+    sink.publish([InvoiceResubmitted(**{**every, "by_contractor": True}, at=later, total=Decimal("792.50"))])
+    wait_for_token(firm, "INV-1002", start, "verify")
+    sink.publish([InvoiceVerified(**every, at=later, total=Decimal("792.50"))])
+    sink.publish([InvoiceApproved(**every, at=later, total=Decimal("792.50"))])
+    sink.publish(
+        [
+            InvoiceScheduled(
+                **every, at=later, pay_period_start=date(2026, 3, 16), pay_period_end=date(2026, 3, 31)
+            )
+        ]
+    )
+    sink.publish(
+        [
+            InvoicePaid(
+                **every, at=later, total=Decimal("792.50"), payment_method="check", payment_reference="7"
+            )
+        ]
+    )
+    arn = execution_arn(stack, start)
+    result = stack.wait(arn)
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    subjects = [(e["to"], e["subject"]) for e in stack.new_emails()]
+    assert subjects == [
+        (
+            [VERIFIERS],
+            "Invoice INV-1002 from Avery Legal Services was submitted and is waiting for verification",
+        ),
+        (
+            [VERIFIERS, CONTRACTOR_EMAIL],
+            "Invoice INV-1002 from Avery Legal Services was disputed: "
+            "some lines need the contractor's corrections",
+        ),
+        (
+            [VERIFIERS],
+            "Invoice INV-1002 from Avery Legal Services was submitted and is waiting for verification",
+        ),
+        (
+            [VERIFIERS, CONTRACTOR_EMAIL],
+            "Invoice INV-1002 from Avery Legal Services was approved for payment",
+        ),
+        ([ACCOUNTS, CONTRACTOR_EMAIL], "Invoice INV-1002 approved for payment"),
+    ]
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in stack.history(arn)
+        if e["type"].endswith("StateEntered")
+    ]
+    assert entered.count("WaitVerification") == 2 and entered.count("NotifySubmitted") == 2
+
+
+def test_a_step_that_waits_too_long_reminds_the_verifiers_then_escalates_to_the_admins(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    firm.book.add("INV-1003")
+    stack.new_emails()
+    sink = firm.sink(reminder_seconds=1, escalate_after=2)
+    start = submitted(firm, "INV-1003")
+    admin = firm.seeded.people[Role.FIRM_ADMIN].email
+
+    sink.publish([start])
+    arn = execution_arn(stack, start)
+    deadline = time.monotonic() + 30
+    while (
+        sum(
+            1
+            for e in stack.history(arn)
+            if e["type"] == "TaskStateEntered"
+            and e["stateEnteredEventDetails"]["name"] == "RemindVerification"
+        )
+        < 2
+    ):
+        assert time.monotonic() < deadline, "no second reminder"
+        time.sleep(0.1)
+    sink.publish([replace(InvoiceVerified(**facts(firm, "INV-1003"), at=start.at, total=Decimal("1")))])
+    deadline = time.monotonic() + 30
+    while not any(
+        e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "WaitApproval"
+        for e in stack.history(arn)
+    ):
+        assert time.monotonic() < deadline, "never reached approval"
+        time.sleep(0.1)
+    stack.aws.client("stepfunctions").stop_execution(executionArn=arn, error="TestDone", cause="enough seen")
+
+    emails = [(e["to"], e["subject"]) for e in stack.new_emails()]
+    assert emails[0] == (
+        [VERIFIERS],
+        "Invoice INV-1003 from Avery Legal Services was submitted and is waiting for verification",
+    )
+    assert emails[1] == (
+        [VERIFIERS],
+        "Reminder: Invoice INV-1003 from Avery Legal Services is still waiting for verification",
+    )
+    assert emails[2] == (
+        [VERIFIERS, admin],
+        "Escalation: Invoice INV-1003 from Avery Legal Services is still waiting for verification",
+    )
+
+
+def test_a_crash_after_the_approved_pdf_went_out_is_retried_without_a_second_email(
+    stack: WorkflowStack, firm: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    firm.book.add("INV-1004")
+    stack.new_emails()
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    original = InvoiceApprovalService.send_approved
+    outcomes: list[dict[str, Any]] = []
+
+    def send_then_crash(self: InvoiceApprovalService, *args: Any) -> Any:
+        result = original(self, *args)
+        outcomes.append(result)
+        if len(outcomes) == 1:
+            raise ConnectionResetError("the worker died after SES accepted the PDF")
+        return result
+
+    monkeypatch.setattr(InvoiceApprovalService, "send_approved", send_then_crash)
+    sink = firm.sink()
+    start = submitted(firm, "INV-1004")
+    every = facts(firm, "INV-1004")
+    sink.publish([start])
+    sink.publish([InvoiceVerified(**every, at=start.at, total=Decimal("792.50"))])
+    sink.publish([InvoiceApproved(**every, at=start.at, total=Decimal("792.50"))])
+    sink.publish(
+        [
+            InvoiceScheduled(
+                **every, at=start.at, pay_period_start=date(2026, 3, 16), pay_period_end=date(2026, 3, 31)
+            )
+        ]
+    )
+    sink.publish(
+        [
+            InvoicePaid(
+                **every, at=start.at, total=Decimal("792.50"), payment_method="check", payment_reference="9"
+            )
+        ]
+    )
+    arn = execution_arn(stack, start)
+    result = stack.wait(arn)
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert outcomes == [{"action": "sent", "pdf": "sent"}, {"action": "already", "pdf": "already"}]
+    pdfs = [e for e in stack.new_emails() if e["to"] == [ACCOUNTS, CONTRACTOR_EMAIL]]
+    assert len(pdfs) == 1
+    # NotifySubmitted, 4 x (Await, Wait, Decide), SendApprovedInvoice, Paid.
+    assert stack.transitions(arn) == 15
