@@ -459,6 +459,7 @@ def _wire_delivery(
         workflows,
         waits,
         signals,
+        wired.work_queue,
         reminder_seconds=settings.invoice_reminder_seconds,
         escalate_after_reminders=settings.invoice_escalate_after_reminders,
     )

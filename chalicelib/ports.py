@@ -612,7 +612,10 @@ class ExportScheduleRepository(Protocol):
 class WorkflowSignals(Protocol):
     """Tells a waiting workflow step what happened (Step Functions task tokens)."""
 
-    def succeed(self, token: str, output: Mapping[str, Any]) -> None: ...
+    def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
+        """Answer the step waiting on ``token``; False when nothing waits on it any more (it timed out
+        into a reminder, or was answered already), so the caller keeps the decision for the next wait."""
+        ...
 
     def fail(self, token: str, error: str, cause: str) -> None: ...
 

@@ -1,8 +1,9 @@
-"""The Microsoft 365 worker: consumes the work queue's mailbox jobs (SQS event source).
+"""The work queue's worker (SQS event source): Microsoft 365 mailbox jobs, and invoice notifications.
 
     mailbox_sync          one user's folder: delta from the stored state into the timeline
     mailbox_maintain      one firm: subscriptions (renewed at half life, recreated), ended meetings
     mailbox_subscription  one lifecycle event's work: renew, recreate then resync, or resync
+    invoice_notification  the email of a note or a disputed/denied line on a contractor invoice
 
 Each record is parsed by Powertools' Parser and processed on its own; a record that fails (a bad body,
 Graph still throttling after its retries) is reported in ``batchItemFailures`` so SQS redelivers only
@@ -52,7 +53,19 @@ class SubscriptionJob(BaseModel):
     action: Literal["renew", "recreate", "resync"]
 
 
-MailboxJob = Annotated[SyncFolderJob | MaintainJob | SubscriptionJob, Field(discriminator="kind")]
+class InvoiceNotificationJob(BaseModel):
+    kind: Literal["invoice_notification"]
+    firm_id: Id
+    invoice_id: Id
+    event: Literal["note_added", "bt_disputed", "bt_denied"]
+    key: Id
+    by_contractor: bool
+    detail: str = Field(default="", max_length=4000)
+
+
+MailboxJob = Annotated[
+    SyncFolderJob | MaintainJob | SubscriptionJob | InvoiceNotificationJob, Field(discriminator="kind")
+]
 
 
 class MailboxJobRecord(SqsRecordModel):
@@ -67,6 +80,12 @@ processor = BatchProcessor(event_type=EventType.SQS, model=MailboxJobRecord)
 def record_handler(record: MailboxJobRecord) -> dict[str, Any]:
     """Run one job; raising marks only this record as failed."""
     job = record.body
+    if isinstance(job, InvoiceNotificationJob):
+        delivery = container().invoice_approval.notify(
+            job.firm_id, job.invoice_id, job.event, job.key, job.by_contractor, job.detail
+        )
+        metrics.add_metric(name="InvoiceNotifications", unit=MetricUnit.Count, value=1)
+        return {"outcome": delivery.outcome}
     service = container().mailbox_sync
     metrics.add_metric(name="Jobs", unit=MetricUnit.Count, value=1)
     if isinstance(job, SyncFolderJob):

@@ -51,12 +51,19 @@ EVENT_ACTIONS = {
     "submitted": NotifiedAction.SUBMITTED,
     "disputed": NotifiedAction.BT_DISPUTED,
     "returned_to_draft": NotifiedAction.RETURNED_TO_DRAFT,
+    # Sent straight from the event (the work queue), not from a workflow step: see ``notify_event``.
+    "note_added": NotifiedAction.NOTE_ADDED,
+    "bt_disputed": NotifiedAction.BT_DISPUTED,
+    "bt_denied": NotifiedAction.BT_DENIED,
 }
 EVENT_HEADLINES = {
     "submitted": "was submitted and is waiting for verification",
     "disputed": "was disputed: some lines need the contractor's corrections",
     "returned_to_draft": "was returned to draft",
     "approved": "was approved for payment",
+    "note_added": "has a new note",
+    "bt_disputed": "has lines disputed by the reviewer",
+    "bt_denied": "has lines denied by the reviewer",
 }
 
 
@@ -113,9 +120,16 @@ class InvoiceApprovalService:
     # ------------------------------------------------------------ emails
 
     def notify(
-        self, firm_id: str, invoice_id: str, event: str, key: str, by_contractor: bool = False
+        self,
+        firm_id: str,
+        invoice_id: str,
+        event: str,
+        key: str,
+        by_contractor: bool = False,
+        detail: str = "",
     ) -> Delivery:
-        """The invoice action notification of ``event`` to the firm's list (and the contractor)."""
+        """The invoice action notification of ``event`` to the firm's list (and the contractor);
+        ``detail`` is what the email quotes (the note, or the reviewer's reason and the lines)."""
         facts = self._facts(firm_id, invoice_id)
         action = EVENT_ACTIONS[event]
         recipients = invoice_action_recipients(
@@ -127,7 +141,9 @@ class InvoiceApprovalService:
             template="invoice_action",
             kind=f"invoice_{event}",
             to=recipients,
-            context=self._context(firm_id, facts, headline=EVENT_HEADLINES[event], kind="action"),
+            context=self._context(
+                firm_id, facts, headline=EVENT_HEADLINES[event], kind="action", detail=detail
+            ),
         )
 
     def remind(
@@ -238,5 +254,6 @@ class InvoiceApprovalService:
             "status": facts.invoice.status.value.replace("_", " "),
             "link": f"{self._console_url.rstrip('/')}/#invoices/{facts.invoice.invoice_id}",
             "reminder": 0,
+            "detail": "",
             **extra,
         }

@@ -127,7 +127,7 @@ def _raw_entry(message: Any, seen: datetime) -> dict[str, Any]:
         "to": [str(address) for address in (message.destinations or [])],
         "cc": [address for _, address in getaddresses([str(parsed["Cc"] or "")]) if address],
         "bcc": [],
-        "subject": str(parsed["Subject"] or ""),
+        "subject": str(parsed["Subject"] or "").strip(),  # a folded header keeps its leading space
         "text": text,
         "html": html,
         "raw": raw,

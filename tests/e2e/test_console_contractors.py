@@ -322,6 +322,7 @@ def test_each_role_sees_only_its_contractor_pages_and_every_control_is_labelled(
         ("work-orders", "contractor-work-orders"),
         ("invoices-paid", "contractor-invoices?status=paid"),
         ("setup-cases", f"contractor-setup?tab=cases&matter={case_id}"),
+        ("setup-contractors", "contractor-setup?tab=contractors"),
         ("setup-catalog", f"contractor-setup?tab=catalog&contractor=user/{casey['contractor_id']}"),
         ("setup-allocations", "contractor-setup?tab=allocations"),
         ("setup-settings", "contractor-setup?tab=settings"),
@@ -342,3 +343,89 @@ def test_each_role_sees_only_its_contractor_pages_and_every_control_is_labelled(
     open_page(page, "contractor-invoices?status=paid")
     assert not page.locator("#nav").is_visible()
     shot(page, "tablet-invoices")
+
+
+# The smallest valid PNG (1x1 pixel): a receipt photo.
+RECEIPT_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def test_an_expense_carries_its_receipt_which_downloads_unchanged(
+    devstack: Any, apis: dict[str, Api], seeded: dict[str, Any], browser_page: Any
+) -> None:
+    page = browser_page
+    work_order_id = seeded["work_order"]["work_order_id"]
+    sign_in(page, devstack.web, "Casey Contractor", f"#contractor-work-orders?id={work_order_id}")
+    page.locator(".page[data-page='contractor-work-orders'][data-ready]").wait_for()
+    page.get_by_label("Expense").check()
+    page.get_by_label("Work date").fill(WORK_DAY)
+    page.get_by_label("Amount").fill("18.50")
+    page.get_by_label("Receipts").set_input_files(
+        [{"name": "parking.png", "mimeType": "image/png", "buffer": RECEIPT_PNG}]
+    )
+    page.get_by_label("Description", exact=True).fill("Courthouse parking")
+    page.get_by_role("button", name="Log transaction").click()
+    page.locator("#wo-status-line", has_text="Logged $18.50").wait_for()
+    with page.expect_download() as downloaded:
+        page.get_by_role("button", name="Download receipt parking.png").click()
+    assert Path(downloaded.value.path()).read_bytes() == RECEIPT_PNG
+    shot(page, "expense-receipt")
+    logged = apis[CASEY].call("GET", f"/contractor/work-orders/{work_order_id}")["billing_transactions"]
+    parking = next(bt for bt in logged if bt["description"] == "Courthouse parking")
+    assert parking["amount"] == "18.50" and [r["file_name"] for r in parking["receipts"]] == ["parking.png"]
+
+
+def test_a_bulk_verify_reports_each_invoice_and_refuses_the_one_that_cannot_be_verified(
+    devstack: Any, apis: dict[str, Api], seeded: dict[str, Any], browser_page: Any
+) -> None:
+    casey, drew = apis[CASEY], apis[DREW]
+    contractor = {"kind": "user", "contractor_id": seeded["contractor"]["contractor_id"]}
+    work_order = seeded["work_order"]
+    copies_psr = next(p["psr_id"] for p in work_order["psrs"] if p["product_name"] == "Copies (e2e)")
+    invoices = []
+    for units in ("4", "6"):
+        bt = casey.call(
+            "POST",
+            f"/contractor/work-orders/{work_order['work_order_id']}/billing-transactions",
+            {"bt_type": "product_service", "work_date": WORK_DAY, "psr_id": copies_psr, "units": units},
+        )
+        draft = casey.call(
+            "POST", "/contractor/invoices", {"contractor": contractor, "bt_ids": [bt["bt_id"]]}
+        )
+        invoices.append(
+            casey.call(
+                "POST",
+                f"/contractor/invoices/{draft['invoice_id']}/actions",
+                {"action": "submit", "version": draft["version"]},
+            )
+        )
+    good, denied = invoices
+    # Every transaction of the second invoice is denied: there is nothing left to verify on it.
+    drew.call(
+        "POST",
+        f"/contractor/invoices/{denied['invoice_id']}/actions",
+        {
+            "action": "deny_bts",
+            "version": denied["version"],
+            "bt_ids": [bt["bt_id"] for bt in denied["billing_transactions"]],
+            "reason": "Not requested",
+        },
+    )
+
+    page = browser_page
+    sign_in(page, devstack.web, "Drew Staff", "#contractor-invoices?status=submitted")
+    page.locator("#invoice-table").wait_for()
+    for invoice in invoices:
+        page.locator(f"input[data-invoice='{invoice['invoice_id']}']").check()
+    page.get_by_label("Action").select_option("verify")
+    page.get_by_role("button", name="Apply to 2").click()
+    results = page.locator("#bulk-result-table")
+    results.wait_for()
+    assert page.locator("#invoice-list-status").inner_text() == "1 of 2 invoices done."
+    assert "Done: now Verified" in results.locator("tr", has_text=good["invoice_id"]).inner_text()
+    assert "Not done" in results.locator("tr", has_text=denied["invoice_id"]).inner_text()
+    shot(page, "bulk-results")
+    assert drew.call("GET", f"/contractor/invoices/{good['invoice_id']}")["status"] == "verified"
+    assert drew.call("GET", f"/contractor/invoices/{denied['invoice_id']}")["status"] == "submitted"

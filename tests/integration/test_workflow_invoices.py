@@ -25,8 +25,10 @@ from chalicelib.adapters.workflows.signals import StepFunctionsSignals
 from chalicelib.adapters.workflows.stepfunctions import StepFunctionsWorkflows
 from chalicelib.domain.contractors.contractors import Contractor, ContractorKind
 from chalicelib.domain.contractors.events import (
+    BtDisputed,
     InvoiceApproved,
     InvoiceDisputed,
+    InvoiceNoteAdded,
     InvoicePaid,
     InvoiceResubmitted,
     InvoiceScheduled,
@@ -158,6 +160,7 @@ def firm(stack: WorkflowStack) -> SimpleNamespace:
             workflows,
             waits,
             signals,
+            services.work_queue,
             reminder_seconds=reminder_seconds,
             escalate_after_reminders=escalate_after,
         )
@@ -439,3 +442,60 @@ def test_a_crash_after_the_approved_pdf_went_out_is_retried_without_a_second_ema
     assert len(pdfs) == 1
     # NotifySubmitted, 4 x (Await, Wait, Decide), SendApprovedInvoice, Paid.
     assert stack.transitions(arn) == 15
+
+
+def test_a_note_and_a_disputed_line_are_emailed_once_each_through_the_work_queue(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    from lambdas.mailbox_sync import handler
+    from tests.support.m365 import LambdaContextStub, sqs_event
+
+    firm.book.add("INV-1005")
+    queue = stack.api.container.work_queue
+    queue.take()
+    stack.new_emails()
+    sink = firm.sink()
+    at = SUBMITTED_AT + timedelta(hours=3)
+    note = InvoiceNoteAdded(
+        **facts(firm, "INV-1005"), at=at, note_id="n-1", text="Please attach the mileage log."
+    )
+    dispute = BtDisputed(
+        **facts(firm, "INV-1005"), at=at, bt_ids=("bt-3",), reason="Mileage is above the agreed rate."
+    )
+
+    sink.publish([note, dispute])
+    sink.publish([note])  # the service replays an event after a retry: the same job, the same key
+    jobs = queue.take()
+    assert [job["event"] for job in jobs] == ["note_added", "bt_disputed", "note_added"]
+    for _ in range(2):  # SQS redelivers the whole batch
+        reply = handler(sqs_event(jobs), LambdaContextStub())
+        assert reply == {"batchItemFailures": []}
+
+    emails = [e for e in stack.new_emails() if "INV-1005" in e["subject"]]
+    assert [(e["to"], e["subject"]) for e in emails] == [
+        ([VERIFIERS, CONTRACTOR_EMAIL], "Invoice INV-1005 from Avery Legal Services has a new note"),
+        (
+            [VERIFIERS, CONTRACTOR_EMAIL],
+            "Invoice INV-1005 from Avery Legal Services has lines disputed by the reviewer",
+        ),
+    ]
+    assert "Please attach the mileage log." in emails[0]["text"]
+    assert "Mileage is above the agreed rate." in emails[1]["text"] and "bt-3" in emails[1]["text"]
+    assert "Mileage is above the agreed rate." in emails[1]["html"]
+
+
+def test_a_bad_invoice_notification_job_fails_its_record_and_sends_nothing(stack: WorkflowStack) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from lambdas.mailbox_sync import handler
+    from tests.support.m365 import LambdaContextStub, sqs_event
+
+    stack.new_emails()
+    bad = {"kind": "invoice_notification", "firm_id": "f", "invoice_id": "i", "event": "paid"}
+    good = {"kind": "mailbox_maintain", "firm_id": "no-such-firm"}
+
+    reply = handler(sqs_event([bad, good]), LambdaContextStub())
+    assert len(reply["batchItemFailures"]) == 1, "only the bad record goes back to the queue"
+    with pytest.raises(BatchProcessingError):  # a batch of nothing but bad records fails as a whole
+        handler(sqs_event([bad]), LambdaContextStub())
+    assert [e for e in stack.new_emails() if "Invoice i " in e["subject"]] == []

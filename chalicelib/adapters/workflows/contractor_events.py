@@ -8,7 +8,11 @@ truth), then publishes the domain's events here:
 * every later transition answers the staff decision the execution waits on (its task token), or parks
   the decision until the execution gets there (``InvoiceWaits`` explains the hand-over).
 
-Events that are not invoice transitions (work orders, BTs, notes) are not the workflow's business.
+* a note, or a line disputed or denied while the invoice stays where it is, waits for no one: its
+  invoice action notification goes to the work queue (``invoice_notification`` job), whose worker
+  sends it once (the job carries the delivery key, so a redelivered job sends nothing more).
+
+Other events (work orders, BTs outside invoices) are not the workflow's business.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.domain.contractors.events import (
+    BtDenied,
+    BtDisputed,
     ContractorEvent,
     InvoiceApproved,
     InvoiceDisputed,
     InvoiceEvent,
+    InvoiceNoteAdded,
     InvoicePaid,
     InvoiceResubmitted,
     InvoiceReturnedToDraft,
@@ -32,7 +39,7 @@ from chalicelib.domain.contractors.events import (
     InvoiceUnapproved,
     InvoiceVerified,
 )
-from chalicelib.ports import InvoiceWaits, WorkflowSignals, WorkflowStarter
+from chalicelib.ports import InvoiceWaits, WorkflowSignals, WorkflowStarter, WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,27 @@ DECISIONS: dict[type[InvoiceEvent], tuple[tuple[str, ...], str]] = {
 }
 
 
+def notification_job(event: InvoiceNoteAdded | BtDisputed | BtDenied) -> dict[str, Any]:
+    """The work-queue job that sends the invoice action notification of a note or a BT decision."""
+    if isinstance(event, InvoiceNoteAdded):
+        kind, subject, detail = "note_added", event.note_id, event.text
+    else:
+        kind = "bt_disputed" if isinstance(event, BtDisputed) else "bt_denied"
+        subject = ",".join(sorted(event.bt_ids))
+        lines = "line" if len(event.bt_ids) == 1 else "lines"
+        detail = f"{event.reason}\n({len(event.bt_ids)} {lines}: {', '.join(event.bt_ids)})"
+    fact = f"{event.firm_id}|{event.invoice_id}|{kind}|{subject}|{event.at.isoformat()}"
+    return {
+        "kind": "invoice_notification",
+        "firm_id": event.firm_id,
+        "invoice_id": event.invoice_id,
+        "event": kind,
+        "key": f"invoice-event:{hashlib.sha256(fact.encode()).hexdigest()[:32]}",
+        "by_contractor": event.by_contractor,
+        "detail": detail[:2000],
+    }
+
+
 def execution_name(event: InvoiceSubmitted) -> str:
     """``inv-<invoice>-<submitted at>``: unique per submission, the same for a replayed event (≤ 80)."""
     name = f"inv-{_NAME_UNSAFE.sub('_', event.invoice_id)}-{event.at:%Y%m%dT%H%M%S%f}"
@@ -70,6 +98,7 @@ class StepFunctionsContractorEventSink:
         workflows: WorkflowStarter,
         waits: InvoiceWaits,
         signals: WorkflowSignals,
+        queue: WorkQueue,
         *,
         reminder_seconds: int,
         escalate_after_reminders: int,
@@ -77,11 +106,17 @@ class StepFunctionsContractorEventSink:
         self._workflows = workflows
         self._waits = waits
         self._signals = signals
+        self._queue = queue
         self._reminder_seconds = reminder_seconds
         self._escalate_after = escalate_after_reminders
 
     def publish(self, events: Sequence[ContractorEvent]) -> None:
         """Called after every committed invoice transition, with the transition's events."""
+        direct = [
+            notification_job(e) for e in events if isinstance(e, InvoiceNoteAdded | BtDisputed | BtDenied)
+        ]
+        if direct:
+            self._queue.send(direct)
         for event in events:
             if isinstance(event, InvoiceSubmitted):
                 self._start(event)
@@ -132,8 +167,9 @@ class StepFunctionsContractorEventSink:
             self._waits.put_decision(event.firm_id, event.invoice_id, execution, step, decision)
         for step in steps:
             token = self._waits.take_token(event.firm_id, event.invoice_id, execution, step)
-            if token is not None:
-                self._signals.succeed(token, decision)
+            # A token whose wait just timed out (the step is reminding) takes no answer: the decision
+            # stays parked, and the step's next wait finds it.
+            if token is not None and self._signals.succeed(token, decision):
                 # Consumed: a later wait on the same step (the next round of a dispute) must not see it.
                 self._waits.take_decision(event.firm_id, event.invoice_id, execution, step)
                 return

@@ -22,13 +22,15 @@ class StepFunctionsSignals:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def succeed(self, token: str, output: Mapping[str, Any]) -> None:
+    def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
         try:
             self._client.send_task_success(taskToken=token, output=json.dumps(dict(output), sort_keys=True))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in _GONE:
                 raise
             logger.info("task token no longer waited on: %s", error.response["Error"]["Code"])
+            return False
+        return True
 
     def fail(self, token: str, error: str, cause: str) -> None:
         try:
