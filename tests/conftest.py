@@ -104,3 +104,10 @@ def firm_b(api):  # type: ignore[no-untyped-def]
     from tests.support.api import seed_firm
 
     return seed_firm(api.container, "Hopper Grace PC", "tenant-b", "hopper.law")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """moto as every test uses it: with the devstack's fix to transaction backups (see the module)."""
+    from devstack.aws.moto_fixes import back_up_each_table_once
+
+    back_up_each_table_once()

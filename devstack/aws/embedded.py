@@ -156,6 +156,9 @@ class EmbeddedAws:
         return self
 
     def _start(self) -> None:
+        from devstack.aws.moto_fixes import back_up_each_table_once
+
+        back_up_each_table_once()
         server_class = _moto_server_class()
         server = server_class(ip_address=self.host, port=self._requested_port, verbose=False)
         self._server = server

@@ -14,8 +14,8 @@ it (one write with the case allocation's deduction).
 
 moto (5.2.5) deep-copies the WHOLE table once per operation of a TransactWriteItems call, to roll back
 on failure: a 98-operation transaction on a table of 6,000 items copies 600,000 items and the run needs
-gigabytes. ``copy_tables_once`` makes it copy each table once per call, which keeps the rollback (and
-so DynamoDB's semantics) and leaves the request count untouched. Real DynamoDB has no such cost.
+gigabytes. ``devstack.aws.moto_fixes`` makes it copy each table once per call, which keeps the rollback
+(and so DynamoDB's semantics) and leaves the request count untouched. Real DynamoDB has no such cost.
 
 Figures:
 
@@ -65,36 +65,6 @@ class CallCounter:
 
     def total(self) -> int:
         return sum(self.calls.values())
-
-
-def copy_tables_once() -> None:
-    """Within one TransactWriteItems call, moto backs each table up once instead of once per operation."""
-    import copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    original = models.DynamoDBBackend.transact_write_items
-
-    class _CopyOncePerTable:
-        def __init__(self) -> None:
-            self.copies: dict[int, Any] = {}
-
-        def deepcopy(self, value: Any, memo: Any = None) -> Any:
-            if not isinstance(value, Table):
-                return copy.deepcopy(value, memo)
-            if id(value) not in self.copies:
-                self.copies[id(value)] = copy.deepcopy(value)
-            return self.copies[id(value)]
-
-    def transact_write_items(self: Any, transact_items: Any) -> None:
-        models.copy = _CopyOncePerTable()  # type: ignore[assignment]
-        try:
-            original(self, transact_items)
-        finally:
-            models.copy = copy  # type: ignore[assignment]
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def log_quickly(world: Any, count: int) -> list[str]:
@@ -153,11 +123,12 @@ def main() -> None:
 
     from chalicelib.adapters.persistence.dynamodb_table import DynamoTable
     from chalicelib.domain.contractors.lookups import InvoiceStatus
+    from devstack.aws.moto_fixes import back_up_each_table_once
     from tests.support.aws import create_table
     from tests.support.clock import ManualClock
     from tests.support.contractors import seed_service_world
 
-    copy_tables_once()
+    back_up_each_table_once()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, "matterline-bench")
