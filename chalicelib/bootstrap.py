@@ -28,6 +28,7 @@ from chalicelib.adapters.persistence.timeline import TablePolicyRepository, Tabl
 from chalicelib.ports import (
     BillingSystems,
     BillingTarget,
+    CaseProblemCodes,
     Clock,
     ContractorEventSink,
     EmailSender,
@@ -268,6 +269,7 @@ def build_container(
     tokens = TableApiTokenRepository(table, clock)
     token_service = ApiTokenService(tokens, clock)
     matter_repository = TableMatterRepository(table, clock)
+    problem_codes = _case_problem_codes(table, clock)
     timeline_repository = TableTimelineRepository(table, clock)
     policies = TablePolicyRepository(table, clock)
     suggestions = SuggestionService(
@@ -328,7 +330,7 @@ def build_container(
         housekeeping=HousekeepingService(firms, token_service, workflows),
         timeline=timeline,
         calls=CallImportService(timeline=timeline, firms=firms, users=users),
-        matters=MatterService(matter_repository, clock),
+        matters=MatterService(matter_repository, clock, problem_codes),
         suggestions=suggestions,
         imports=ImportService(
             matters=matter_repository,
@@ -336,6 +338,7 @@ def build_container(
             firms=firms,
             jobs=TableJobProgress(table, clock),
             clock=clock,
+            problem_codes=problem_codes,
         ),
         billing=billing,
         posting=PostingService(
@@ -362,6 +365,14 @@ def build_container(
     _wire_delivery(wired, settings, firms, users, files, workflows, email_sender)
     _wire_contractors(wired, matter_repository, users, files, contractor_events)
     return wired
+
+
+def _case_problem_codes(table: Table, clock: Clock) -> CaseProblemCodes:
+    """Legal problem codes and the contractor matter allocation that follows them (for matters)."""
+    from chalicelib.adapters.persistence.contractors import TableContractorRepository
+    from chalicelib.services.contractors.cases import ContractorCaseProblemCodes
+
+    return ContractorCaseProblemCodes(TableContractorRepository(table, clock), clock)
 
 
 def _wire_contractors(

@@ -28,7 +28,7 @@ from chalicelib.domain.entries import Entry
 from chalicelib.domain.m365 import FolderSyncState, M365Connection, Subscription, SyncTarget
 from chalicelib.domain.mail_capture import LedgerEntry
 from chalicelib.domain.mailbox import Folder, SyncPage
-from chalicelib.domain.matters import ActivityType, Client, Contact, Matter
+from chalicelib.domain.matters import ActivityType, Client, Contact, Matter, ProblemCodeChange
 from chalicelib.domain.policy import CapturePolicy
 from chalicelib.domain.reports import ExportSchedule, ReportPreferences
 from chalicelib.domain.roster import Firm, User
@@ -230,6 +230,19 @@ class MatterRepository(Protocol):
     def list_matters(self, firm_id: str, cursor: str | None, limit: int) -> Page[Matter]: ...
 
     def list_activity_types(self, firm_id: str) -> list[ActivityType]: ...
+
+
+class CaseProblemCodes(Protocol):
+    """The legal problem codes a case may carry, and what the contractor module does when one is set.
+
+    The matter service and the matter import validate codes and report changes through this port; the
+    contractor module implements it (``services.contractors.cases``), so matters never import contractor
+    persistence. ``cases_changed`` must be idempotent: it may be called again for a change it already
+    applied (a retried request, a re-run import) and must leave the same result."""
+
+    def active_codes(self, firm_id: str) -> frozenset[str]: ...
+
+    def cases_changed(self, firm_id: str, changes: Sequence[ProblemCodeChange], actor: str) -> None: ...
 
 
 class JobProgress(Protocol):

@@ -63,6 +63,7 @@ from chalicelib.api.contractors_schemas import (
     StandingOut,
     TemplateIn,
     TemplateOut,
+    TemplateUpdate,
     VersionBody,
     VersionQuery,
     WorkOrderDetailOut,
@@ -70,11 +71,12 @@ from chalicelib.api.contractors_schemas import (
     WorkOrderOut,
     WorkOrderPage,
     WorkOrderQuery,
+    WorkOrderUpdate,
 )
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.domain.contractors.contractors import ContractorAssignment, ContractorKind, ContractorRef
 from chalicelib.domain.contractors.formula import FormulaDefinition
-from chalicelib.domain.contractors.lookups import LookupKind
+from chalicelib.domain.contractors.lookups import KEEP, LookupKind
 from chalicelib.domain.contractors.pay_periods import PayPeriodSchedule
 from chalicelib.domain.contractors.permissions import InvoiceAction
 from chalicelib.domain.contractors.settings import (
@@ -188,6 +190,7 @@ def add_lookup_value(call: Call, lookup: str) -> LookupOut:
         label=body.label,
         sort_order=body.sort_order,
         minutes_per_unit=body.minutes_per_unit,
+        base_matter_allocation=_decimal(body.base_matter_allocation),
     )
     return LookupOut.of(table, version)
 
@@ -209,6 +212,10 @@ def change_lookup_value(call: Call, lookup: str, key: str) -> LookupOut:
         label=body.label,
         active=body.active,
         sort_order=body.sort_order,
+        # Left out: kept; null: cleared.
+        base_matter_allocation=_decimal(body.base_matter_allocation)
+        if "base_matter_allocation" in body.model_fields_set
+        else KEEP,
     )
     return LookupOut.of(table, version)
 
@@ -343,6 +350,21 @@ def set_fee_structure(
 
 
 @api.route(
+    f"{_CONTRACTOR}/fee-structures/{{product_id}}",
+    "DELETE",
+    summary="Remove the contractor's rate for a product or service (PSRs already added keep theirs)",
+    query=VersionQuery,
+    status=204,
+)
+def delete_fee_structure(call: Call, contractor_kind: str, contractor_id: str, product_id: str) -> Response:
+    query: VersionQuery = call.query
+    _service().delete_fee_structure(
+        call.principal, _ref(contractor_kind, contractor_id), product_id, query.version
+    )
+    return Response(body="", status_code=204)
+
+
+@api.route(
     f"{_CONTRACTOR}/fee-structures/copy",
     "POST",
     summary="Copy the contractor's fee structures to other contractors",
@@ -455,6 +477,40 @@ def create_template(call: Call) -> TemplateOut:
     return TemplateOut.of(created)
 
 
+@api.route(
+    "/contractor/templates/{template_id}",
+    "PATCH",
+    summary="Change a work order template (work orders made from it keep what they got)",
+    body=TemplateUpdate,
+    response=TemplateOut,
+)
+def update_template(call: Call, template_id: str) -> TemplateOut:
+    body: TemplateUpdate = call.body
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("name", "expense_types", "start_offset_days", "active")
+        if getattr(body, name) is not None
+    }
+    if body.items is not None:
+        changes["items"] = [_psr_request(i.product_id, i.description, i.requested_units) for i in body.items]
+    if "duration_days" in body.model_fields_set:
+        changes["duration_days"] = body.duration_days
+    return TemplateOut.of(_service().update_template(call.principal, template_id, body.version, changes))
+
+
+@api.route(
+    "/contractor/templates/{template_id}",
+    "DELETE",
+    summary="Delete a work order template (work orders made from it are unchanged)",
+    query=VersionQuery,
+    status=204,
+)
+def delete_template(call: Call, template_id: str) -> Response:
+    query: VersionQuery = call.query
+    _service().delete_template(call.principal, template_id, query.version)
+    return Response(body="", status_code=204)
+
+
 def _psr_request(product_id: str, description: str, requested_units: str | None) -> PsrRequest:
     return PsrRequest(product_id, description, _decimal(requested_units))
 
@@ -466,6 +522,7 @@ def _case_out(view: Any) -> CaseOut:
     allocation = view.allocation
     return CaseOut(
         matter_id=view.matter_id,
+        problem_code=view.problem_code,
         assignments=[CaseAssignmentOut.of(a) for a in view.assignments],
         work_order_ids=view.work_order_ids,
         allocation_version=allocation.version if allocation else 0,
@@ -499,6 +556,21 @@ def assign(call: Call, matter_id: str) -> CaseAssignmentOut:
         call.principal, matter_id, body.contractor.ref(), body.assignment_type
     )
     return CaseAssignmentOut.of(assignment)
+
+
+@api.route(
+    "/contractor/cases/{matter_id}/assignments/{contractor_kind}/{contractor_id}/{assignment_type}",
+    "DELETE",
+    summary="Take a contractor off a case for one kind of work",
+    status=204,
+)
+def unassign(
+    call: Call, matter_id: str, contractor_kind: str, contractor_id: str, assignment_type: str
+) -> Response:
+    _service().remove_case_assignment(
+        call.principal, matter_id, _ref(contractor_kind, contractor_id), assignment_type
+    )
+    return Response(body="", status_code=204)
 
 
 @api.route(
@@ -613,6 +685,27 @@ def get_work_order(call: Call, work_order_id: str) -> WorkOrderDetailOut:
 
 
 @api.route(
+    _WO,
+    "PATCH",
+    summary="Change a work order's title, description, dates or linked cases",
+    body=WorkOrderUpdate,
+    response=WorkOrderOut,
+)
+def edit_work_order(call: Call, work_order_id: str) -> WorkOrderOut:
+    body: WorkOrderUpdate = call.body
+    # Dates may be cleared with null; the other fields are kept when left out (or sent as null).
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("title", "description", "matter_ids")
+        if getattr(body, name) is not None
+    }
+    changes.update(
+        {name: getattr(body, name) for name in ("start_date", "end_date") if name in body.model_fields_set}
+    )
+    return WorkOrderOut.of(_service().edit_work_order(call.principal, work_order_id, body.version, changes))
+
+
+@api.route(
     f"{_WO}/psrs", "POST", summary="Add a PSR (its rate is locked now)", body=PsrIn, response=WorkOrderOut
 )
 def add_psr(call: Call, work_order_id: str) -> WorkOrderOut:
@@ -679,6 +772,19 @@ def link_cases(call: Call, work_order_id: str) -> WorkOrderOut:
 def allow_expense_type(call: Call, work_order_id: str) -> WorkOrderOut:
     body: ExpenseTypeIn = call.body
     changed = _service().allow_expense_type(call.principal, work_order_id, body.version, body.expense_type)
+    return WorkOrderOut.of(changed)
+
+
+@api.route(
+    f"{_WO}/expense-types/{{expense_type}}",
+    "DELETE",
+    summary="Stop allowing an expense reimbursement type (refused while expenses of it are logged)",
+    query=VersionQuery,
+    response=WorkOrderOut,
+)
+def remove_expense_type(call: Call, work_order_id: str, expense_type: str) -> WorkOrderOut:
+    query: VersionQuery = call.query
+    changed = _service().remove_expense_type(call.principal, work_order_id, query.version, expense_type)
     return WorkOrderOut.of(changed)
 
 

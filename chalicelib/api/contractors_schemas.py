@@ -161,6 +161,9 @@ class LookupValueOut(ApiModel):
     active: bool
     sort_order: int
     minutes_per_unit: int | None
+    base_matter_allocation: Decimal | None = Field(
+        default=None, description=f"legal problem codes: a new case's contractor allocation. {MONEY_RULE}"
+    )
 
 
 class LookupOut(ApiModel):
@@ -180,6 +183,7 @@ class LookupOut(ApiModel):
                     active=v.active,
                     sort_order=v.sort_order,
                     minutes_per_unit=v.minutes_per_unit,
+                    base_matter_allocation=v.base_matter_allocation,
                 )
                 for v in table.values
             ],
@@ -193,6 +197,10 @@ class LookupValueIn(Input):
     label: str = Field(min_length=1, max_length=100)
     sort_order: int = Field(default=0, ge=0, le=10_000)
     minutes_per_unit: int | None = Field(default=None, ge=1, le=1440, description="time-based fee units")
+    base_matter_allocation: str | None = _optional_money(
+        "legal problem codes, with the Contractor Matter Allocations add-on: the Contractor Base Matter "
+        "Allocation a new case with this code gets"
+    )
 
 
 class LookupValueChange(Input):
@@ -200,6 +208,10 @@ class LookupValueChange(Input):
     label: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
     sort_order: int | None = Field(default=None, ge=0, le=10_000)
+    base_matter_allocation: str | None = _optional_money(
+        "legal problem codes: a new Contractor Base Matter Allocation (null clears it; left out, it stays); "
+        "cases already created keep theirs"
+    )
 
 
 class PayPeriodsQuery(Input):
@@ -405,6 +417,19 @@ class TemplateIn(Input):
     duration_days: int | None = Field(default=None, ge=0, le=3660)
 
 
+class TemplateUpdate(Input):
+    """Send only what changes; ``items`` and ``expense_types`` replace the template's lists whole, and
+    ``duration_days`` may be null (no end date)."""
+
+    version: int = Field(ge=1, le=10**9, description="the template's version as read")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    items: list[PsrRequestModel] | None = Field(default=None, max_length=500)
+    expense_types: list[str] | None = Field(default=None, max_length=50)
+    start_offset_days: int | None = Field(default=None, ge=0, le=366)
+    duration_days: int | None = Field(default=None, ge=0, le=3660)
+    active: bool | None = Field(default=None, description="false: no longer offered for new work orders")
+
+
 class TemplateOut(ApiModel):
     template_id: str
     name: str
@@ -412,6 +437,7 @@ class TemplateOut(ApiModel):
     expense_types: list[str]
     start_offset_days: int
     duration_days: int | None
+    active: bool = True
     version: int
 
     @classmethod
@@ -423,6 +449,7 @@ class TemplateOut(ApiModel):
             expense_types=list(template.expense_types),
             start_offset_days=template.start_offset_days,
             duration_days=template.duration_days,
+            active=template.active,
             version=template.version,
         )
 
@@ -499,6 +526,9 @@ class BudgetOut(ApiModel):
 
 class CaseOut(ApiModel):
     matter_id: str
+    problem_code: str | None = Field(
+        default=None, description="the case's legal problem code (its allocation follows it until adjusted)"
+    )
     assignments: list[CaseAssignmentOut]
     work_order_ids: list[str]
     allocation_version: int
@@ -560,6 +590,18 @@ class WorkOrderIn(Input):
     items: list[PsrRequestModel] = Field(default_factory=list, max_length=500)
     expense_types: list[str] = Field(default_factory=list, max_length=50)
     template_id: str | None = Field(default=None, max_length=64)
+
+
+class WorkOrderUpdate(Input):
+    """Send only what changes. ``start_date`` and ``end_date`` may be null (that clears them);
+    ``matter_ids`` is the whole new list of linked cases (left out: the links stay)."""
+
+    version: int = Field(ge=1, le=10**9, description="the work order's version as read")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    start_date: date | None = None
+    end_date: date | None = None
+    matter_ids: list[str] | None = Field(default=None, max_length=50)
 
 
 class WorkOrderQuery(Input):

@@ -59,6 +59,12 @@ class MatterIn(Input):
     opened_on: date | None = None
     contact_ids: list[str] = Field(default_factory=list, max_length=200)
     external_ids: dict[str, str] = ExternalIds
+    problem_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a key of the firm's legal problem code lookup; sets the case's contractor allocation",
+    )
 
     def fields(self) -> dict[str, Any]:
         data = self.model_dump()
@@ -80,8 +86,9 @@ def kept_when_omitted(**constraints: Any) -> Any:
 
 
 class MatterUpdate(Input):
-    """Send only what changes. ``responsible_user_id`` and ``rounding_increment_seconds`` may be null
-    (that clears them); every other field is kept when left out and cannot be null."""
+    """Send only what changes. ``responsible_user_id``, ``rounding_increment_seconds`` and
+    ``problem_code`` may be null (that clears them); every other field is kept when left out and cannot
+    be null."""
 
     version: int = Field(ge=1)
     name: str | None = kept_when_omitted(min_length=1, max_length=300)
@@ -93,6 +100,13 @@ class MatterUpdate(Input):
     rounding_increment_seconds: int | None = Field(default=None, ge=1, le=3600)
     contact_ids: list[str] | None = kept_when_omitted(max_length=200)
     external_ids: dict[str, str] | None = kept_when_omitted(max_length=10)
+    problem_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a key of the legal problem code lookup (null clears it); moves the contractor "
+        "allocation until it was adjusted by hand or by an approval",
+    )
 
     @field_validator(
         "name",
@@ -137,6 +151,7 @@ class MatterOut(ApiModel):
     closed_on: date | None
     contact_ids: list[str]
     external_ids: dict[str, str]
+    problem_code: str | None
     version: int
 
     @classmethod

@@ -115,6 +115,8 @@ class ExistingRecords:
     # Names more than one client has: a matter cannot name its client by one of these.
     ambiguous_client_names: frozenset[str] = frozenset()
     source: str = DEFAULT_SOURCE
+    # The firm's active legal problem codes: a matter row may name only one of these.
+    problem_codes: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -125,6 +127,7 @@ class ExistingRecords:
         contacts: Iterable[Contact] = (),
         users: Iterable[User] = (),
         source: str = DEFAULT_SOURCE,
+        problem_codes: Iterable[str] = (),
     ) -> ExistingRecords:
         """Index the given records for ``source``."""
         clients, matters, contacts, users = list(clients), list(matters), list(contacts), list(users)
@@ -146,6 +149,7 @@ class ExistingRecords:
             users_by_external_id={u.external_ids[source]: u for u in users if source in u.external_ids},
             ambiguous_client_names=frozenset(ambiguous),
             source=source,
+            problem_codes=frozenset(problem_codes),
         )
 
 
@@ -201,6 +205,7 @@ COLUMNS: dict[ImportKind, tuple[_Spec, ...]] = {
         _Spec("rounding_increment", _ROUNDING),
         _Spec("opened_on", ("opened_on", "open_date", "date_opened", "opened")),
         _Spec("closed_on", ("closed_on", "close_date", "date_closed", "closed")),
+        _Spec("problem_code", ("problem_code", "legal_problem_code", "problem")),
     ),
     "contacts": (
         _Spec(_EXTERNAL_ID, (_EXTERNAL_ID, "contact_id", "id"), required=True),
@@ -681,6 +686,7 @@ def plan_matters(
         increment = _minutes(cells, "rounding_increment")
         opened_on = _date(cells, "opened_on")
         closed_on = _date(cells, "closed_on")
+        problem_code = cells.get("problem_code").lower() or None
 
         before = existing.matters_by_external_id.get(external_id) if external_id else None
         holder = existing.matters_by_number.get(normal) if number else None
@@ -715,6 +721,7 @@ def plan_matters(
                 closed_on=closed_on,
                 external_ids={source: external_id},
                 created_at=now,
+                problem_code=problem_code,
             )
         else:
             has = cells.has
@@ -733,6 +740,15 @@ def plan_matters(
                 opened_on=opened_on if has("opened_on") else before.opened_on,
                 closed_on=closed_on if has("closed_on") else before.closed_on,
                 external_ids={**before.external_ids, source: external_id},
+                problem_code=problem_code if has("problem_code") else before.problem_code,
+            )
+        # A code the matter already has stays valid even if the firm has since switched it off.
+        kept = before is not None and entity.problem_code == before.problem_code
+        if entity.problem_code is not None and not kept and entity.problem_code not in existing.problem_codes:
+            cells.fail(
+                "problem_code",
+                f"{cells.label('problem_code')} {_show(entity.problem_code)} is not one of the firm's "
+                "active legal problem codes",
             )
         _validate(cells, validate_matter, entity, {"rounding_increment_seconds": "rounding_increment"})
         if cells.errors:

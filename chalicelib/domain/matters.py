@@ -39,7 +39,11 @@ class Client:
 
 @dataclass(frozen=True)
 class Matter:
-    """A client matter (the contractor module's "case")."""
+    """A client matter (the contractor module's "case").
+
+    ``problem_code`` is a key of the firm's legal problem code lookup (checked by the service against the
+    lookup; here only its shape). With the Contractor Matter Allocations add-on it sets the case's
+    default contractor allocation (``contractors.allocations``)."""
 
     firm_id: str
     matter_id: str
@@ -56,7 +60,17 @@ class Matter:
     contact_ids: tuple[str, ...] = ()
     external_ids: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
+    problem_code: str | None = None
     version: int = 0
+
+
+@dataclass(frozen=True)
+class ProblemCodeChange:
+    """A case whose legal problem code was just written: created with it, or changed to it."""
+
+    matter_id: str
+    problem_code: str | None
+    new_case: bool
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,8 @@ class ActivityType:
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9-]+\.)+[a-z]{2,}$")
 MATTER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,39}$")
+# The shape of a lookup key (``contractors.lookups``): lower-case letters, digits and _.
+PROBLEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
 
 def normalize_matter_number(number: str) -> str:
@@ -126,6 +142,10 @@ def validate_matter(matter: Matter) -> None:
         problems.append(FieldError("name", "a matter needs a name"))
     if matter.closed_on and matter.opened_on and matter.closed_on < matter.opened_on:
         problems.append(FieldError("closed_on", "a matter cannot close before it opened"))
+    if matter.problem_code is not None and not PROBLEM_CODE.match(matter.problem_code):
+        problems.append(
+            FieldError("problem_code", f"'{matter.problem_code}' is not a legal problem code key")
+        )
     _check_increment(matter.rounding_increment_seconds, problems)
     if problems:
         raise InvalidInput("the matter is not valid", field_errors=problems)

@@ -3,6 +3,11 @@
     preview ──▶ plan (every row checked against the file and the firm's records; nothing written)
     commit  ──▶ plan again ──▶ no error? ──▶ write creates and updates, progress every 1,000 rows
 
+A matter's legal problem code must be one of the firm's active codes (``CaseProblemCodes``); after the
+matters are written, the created cases and the changed codes are reported to that port. Its work is
+idempotent; an allocation an interrupted import left behind is rolled forward when the case's contractor
+block is next read (``services.contractors.cases``).
+
 A file with any error writes nothing. Re-importing updates rows by external id instead of duplicating,
 so a commit interrupted half-way is finished by running it again: the rows already written plan as
 "unchanged", the rest as creates.
@@ -26,7 +31,9 @@ from chalicelib.domain.imports import (
     plan_matters,
     plan_roster,
 )
+from chalicelib.domain.matters import Matter, ProblemCodeChange
 from chalicelib.ports import (
+    CaseProblemCodes,
     Clock,
     EntityStore,
     FirmRepository,
@@ -64,7 +71,9 @@ class ImportService:
         firms: FirmRepository,
         jobs: JobProgress,
         clock: Clock,
+        problem_codes: CaseProblemCodes | None = None,
     ) -> None:
+        self._problem_codes = problem_codes
         self._jobs = jobs
         self._matters = matters
         self._users = users
@@ -133,6 +142,12 @@ class ImportService:
         for record in plan.updates:
             store.update(record, principal.actor, "import")
             written()
+        if kind == "matters" and self._problem_codes is not None:
+            self._problem_codes.cases_changed(
+                principal.firm_id,
+                _problem_code_changes(plan.creates, plan.updates, existing),
+                principal.actor,
+            )
         return ImportReport(
             kind=kind,
             rows=report.rows,
@@ -187,4 +202,19 @@ class ImportService:
             matters=every_item(lambda cursor: self._matters.list_matters(firm_id, cursor, 200)),
             contacts=every_item(lambda cursor: self._matters.list_contacts(firm_id, cursor, 200)),
             users=every_item(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200)),
+            problem_codes=self._problem_codes.active_codes(firm_id) if self._problem_codes else (),
         )
+
+
+def _problem_code_changes(
+    creates: list[Matter], updates: list[Matter], existing: ExistingRecords
+) -> list[ProblemCodeChange]:
+    """The cases created with a problem code and those whose code the file changed."""
+    before = {m.matter_id: m.problem_code for m in existing.matters_by_number.values()}
+    changes = [ProblemCodeChange(m.matter_id, m.problem_code, True) for m in creates if m.problem_code]
+    changes += [
+        ProblemCodeChange(m.matter_id, m.problem_code, False)
+        for m in updates
+        if m.problem_code != before.get(m.matter_id)
+    ]
+    return changes

@@ -1,8 +1,16 @@
-"""Clients, matters, contacts and activity types: create, edit, close, search."""
+"""Clients, matters, contacts and activity types: create, edit, close, search.
+
+A matter's legal problem code is checked against the firm's legal problem code lookup, and a created case
+or a changed code is reported to the ``CaseProblemCodes`` port (the contractor module's matter allocation
+follows it). The matter is written first and the port called after: the port's work is idempotent, so a
+retried request brings a missed allocation in line (see ``services.contractors.cases`` for why this is not
+one transaction).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -15,24 +23,47 @@ from chalicelib.domain.matters import (
     Contact,
     Matter,
     MatterStatus,
+    ProblemCodeChange,
     validate_client,
     validate_contact,
     validate_matter,
 )
 from chalicelib.domain.utbms import is_activity, is_billable_task
-from chalicelib.ports import Clock, MatterRepository, Page
+from chalicelib.ports import CaseProblemCodes, Clock, MatterRepository, Page
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+class NoProblemCodes:
+    """``CaseProblemCodes`` for a firm setup without the lookup: no code is valid, nothing follows."""
+
+    def active_codes(self, firm_id: str) -> frozenset[str]:
+        """No codes at all."""
+        return frozenset()
+
+    def cases_changed(self, firm_id: str, changes: Sequence[ProblemCodeChange], actor: str) -> None:
+        """Nothing follows a problem code here."""
+
+
 class MatterService:
     """Use cases on what time is billed to."""
 
-    def __init__(self, repository: MatterRepository, clock: Clock) -> None:
+    def __init__(
+        self, repository: MatterRepository, clock: Clock, problem_codes: CaseProblemCodes | None = None
+    ) -> None:
         self._repo = repository
         self._clock = clock
+        self._problem_codes: CaseProblemCodes = problem_codes or NoProblemCodes()
+
+    def _require_problem_code(self, firm_id: str, code: str | None) -> None:
+        """A code being set must be an active value of the firm's legal problem code lookup."""
+        if code is None:
+            return
+        if code not in self._problem_codes.active_codes(firm_id):
+            message = f"'{code}' is not an active legal problem code; an admin adds them in the lookups"
+            raise InvalidInput(message, field_errors=[FieldError("problem_code", message)])
 
     # clients
 
@@ -74,16 +105,35 @@ class MatterService:
             firm_id=principal.firm_id, matter_id=_new_id(), created_at=self._clock.now(), **fields
         )
         validate_matter(matter)
-        return self._repo.matters.add(matter, principal.actor)
+        self._require_problem_code(principal.firm_id, matter.problem_code)
+        created = self._repo.matters.add(matter, principal.actor)
+        if created.problem_code is not None:
+            self._problem_codes.cases_changed(
+                principal.firm_id,
+                [ProblemCodeChange(created.matter_id, created.problem_code, new_case=True)],
+                principal.actor,
+            )
+        return created
 
     def update_matter(self, principal: Principal, matter_id: str, version: int, **changes: Any) -> Matter:
+        """Change a matter. Whenever the change names a problem code (even the one the matter has), the
+        contractor allocation is brought in line, which also finishes a change a crash left half done."""
         principal.require(Permission.MATTERS_WRITE)
         matter = _versioned(self.matter(principal, matter_id), version)
         if "client_id" in changes:
             self.client(principal, changes["client_id"])
         updated = replace(matter, **changes)
         validate_matter(updated)
-        return self._repo.matters.update(updated, principal.actor)
+        if updated.problem_code != matter.problem_code:
+            self._require_problem_code(principal.firm_id, updated.problem_code)
+        saved = self._repo.matters.update(updated, principal.actor)
+        if "problem_code" in changes:
+            self._problem_codes.cases_changed(
+                principal.firm_id,
+                [ProblemCodeChange(matter_id, saved.problem_code, new_case=False)],
+                principal.actor,
+            )
+        return saved
 
     def close_matter(
         self, principal: Principal, matter_id: str, version: int, closed_on: date | None

@@ -55,7 +55,7 @@ class Api:
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=180) as response:
+        with urllib.request.urlopen(request, timeout=600) as response:
             text = response.read()
             return json.loads(text) if text else None
 

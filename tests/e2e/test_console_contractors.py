@@ -359,7 +359,7 @@ def test_an_expense_carries_its_receipt_which_downloads_unchanged(
     work_order_id = seeded["work_order"]["work_order_id"]
     sign_in(page, devstack.web, "Casey Contractor", f"#contractor-work-orders?id={work_order_id}")
     page.locator(".page[data-page='contractor-work-orders'][data-ready]").wait_for()
-    page.get_by_label("Expense").check()
+    page.get_by_role("radio", name="Expense").check()
     page.get_by_label("Work date").fill(WORK_DAY)
     page.get_by_label("Amount").fill("18.50")
     page.get_by_label("Receipts").set_input_files(

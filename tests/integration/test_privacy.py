@@ -92,6 +92,9 @@ def private_day(api, firm_a):  # type: ignore[no-untyped-def]
         "invoice_id": "none",
         "work_order_id": "none",
         "document_id": "none",
+        "template_id": "none",
+        "assignment_type": "none",
+        "expense_type": "none",
     }
 
 

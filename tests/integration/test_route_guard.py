@@ -105,6 +105,8 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "ProductIn": lambda v: {"name": "B's product", "default_rate": "1.00", "unit_type": "each"},
     "ProductUpdate": lambda v: {"version": 1, "name": "Renamed by firm B", "default_rate": "0.01"},
     "TemplateIn": lambda v: {"name": "B's template", "items": [{"product_id": v["product_id"]}]},
+    "TemplateUpdate": lambda v: {"version": 1, "name": "Renamed by firm B", "active": False},
+    "WorkOrderUpdate": lambda v: {"version": 1, "title": "Renamed by firm B", "matter_ids": []},
     "CaseAssignmentIn": lambda v: {
         "contractor": {"kind": "user", "contractor_id": v["contractor_id"]},
         "assignment_type": "contract_attorney",

@@ -730,7 +730,19 @@ def seed_guard_records(container: Any, seeded: Any) -> dict[str, str]:
     invoice = service.create_invoice(
         casey, contractor=who, bt_ids=[logged[0].bt_id], invoice_date=None, due_date=None, note=""
     )
+    template = service.create_template(
+        admin,
+        name="A's secret template",
+        items=[PsrRequest(product.product_id)],
+        expense_types=(),
+        start_offset_days=0,
+        duration_days=None,
+    )
+    service.set_fee_structure(admin, who, product.product_id, Decimal("88.00"), 0)
     return {
+        "template_id": template.template_id,
+        "assignment_type": "contract_attorney",
+        "expense_type": "mileage",
         "lookup": LookupKind.PAYMENT_METHOD.value,
         "key": "a_secret_wire",
         "contractor_kind": "user",

@@ -32,8 +32,11 @@ from chalicelib.domain.contractors.money import (
 from chalicelib.domain.errors import Conflict, Duplicate, InvalidInput, NotFound
 
 
-def test_there_are_ten_lookups_and_each_says_who_supplies_its_values() -> None:
-    assert len(LookupKind) == 10
+def test_the_seeds_ten_lookups_and_the_cases_problem_codes_each_say_who_supplies_their_values() -> None:
+    contractor_lookups = {k for k in LookupKind if k.value.startswith("contractor_")}
+    assert len(contractor_lookups) == 10
+    assert set(LookupKind) - contractor_lookups == {LookupKind.LEGAL_PROBLEM_CODE}
+    assert LOOKUP_SOURCES[LookupKind.LEGAL_PROBLEM_CODE] is LookupSource.USER_ONLY
     system_only = {k for k, s in LOOKUP_SOURCES.items() if s is LookupSource.SYSTEM_ONLY}
     mixed = {k for k, s in LOOKUP_SOURCES.items() if s is LookupSource.MIXED}
     assert system_only == {
@@ -169,3 +172,25 @@ def test_floats_and_booleans_are_programming_errors() -> None:
 def test_a_sum_of_amounts_is_exact(amounts: list[Decimal]) -> None:
     total = sum_money(amounts)
     assert total == sum(amounts, Decimal(0)) and total == to_money(total)
+
+
+def test_only_a_legal_problem_code_carries_a_base_matter_allocation_and_it_is_exact() -> None:
+    code = new_user_value(
+        LookupKind.LEGAL_PROBLEM_CODE, "eviction", "Eviction", base_matter_allocation="1500.5"
+    )
+    assert code.base_matter_allocation == Decimal("1500.50")
+    with pytest.raises(InvalidInput) as refused:
+        new_user_value(LookupKind.PAYMENT_METHOD, "wire", "Wire", base_matter_allocation="10")
+    assert [p.field for p in refused.value.field_errors] == ["base_matter_allocation"]
+    with pytest.raises(InvalidInput):
+        new_user_value(LookupKind.LEGAL_PROBLEM_CODE, "x", "X", base_matter_allocation="-1")
+
+
+def test_changing_a_problem_code_keeps_its_base_unless_told_and_none_clears_it() -> None:
+    code = new_user_value(LookupKind.LEGAL_PROBLEM_CODE, "eviction", "Eviction", base_matter_allocation="10")
+    assert change_user_value(code, label="Evictions").base_matter_allocation == Decimal("10.00")
+    assert change_user_value(code, base_matter_allocation=None).base_matter_allocation is None
+    retired = change_user_value(code, active=False)
+    assert LookupTable(LookupKind.LEGAL_PROBLEM_CODE, (retired,)).base_matter_allocations() == {
+        "eviction": Decimal("10.00")
+    }

@@ -409,3 +409,40 @@ def test_a_case_number_appears_in_a_refusal_about_it() -> None:
     with pytest.raises(InvalidInput) as refused:
         new_work_order(matters=(closed,))
     assert "2026-007" in refused.value.field_errors[0].message
+
+
+# ------------------------------------------------------------------ editing the details
+
+
+def test_a_work_orders_details_are_edited_and_its_bts_dates_are_not_checked_against_them() -> None:
+    from chalicelib.domain.contractors.work_orders import edit_details
+
+    work_order = new_work_order().work_order
+    edited = edit_details(
+        work_order,
+        title="  Appeal  ",
+        description="Second stage",
+        start_date=date(2026, 4, 1),
+        end_date=None,
+    ).work_order
+    assert (edited.title, edited.description, edited.start_date, edited.end_date) == (
+        "Appeal",
+        "Second stage",
+        date(2026, 4, 1),
+        None,
+    )
+    assert edited.psrs == work_order.psrs and edited.matter_ids == work_order.matter_ids
+
+
+def test_a_work_order_edit_with_a_blank_title_or_backwards_dates_is_refused_naming_each_field() -> None:
+    from chalicelib.domain.contractors.work_orders import edit_details
+
+    with pytest.raises(InvalidInput) as refused:
+        edit_details(
+            new_work_order().work_order,
+            title=" ",
+            description="",
+            start_date=date(2026, 5, 1),
+            end_date=date(2026, 4, 1),
+        )
+    assert [p.field for p in refused.value.field_errors] == ["title", "end_date"]

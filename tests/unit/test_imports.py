@@ -697,3 +697,36 @@ def test_planning_never_raises_on_rows_under_a_real_header(
     result = plan(kind, out.getvalue(), full_firm())
     assert result.ok or (result.creates == [] and result.updates == [])
     assert all(error.line >= 1 and error.message for error in result.errors)
+
+
+def test_a_matter_row_may_name_one_of_the_firms_active_problem_codes_in_any_case() -> None:
+    existing = replace(firm(), problem_codes=frozenset({"eviction"}))
+    text = "external_id,number,name,client,problem_code\nM-9,PC-9,Case,C-100,Eviction\nM-8,PC-8,Case,C-100,\n"
+
+    first, second = clean(plan("matters", text, existing)).creates
+
+    assert (first.problem_code, second.problem_code) == ("eviction", None)
+
+
+def test_a_matter_row_naming_an_unknown_problem_code_is_an_error_on_that_column() -> None:
+    existing = replace(firm(), problem_codes=frozenset({"eviction"}))
+    text = "external_id,number,name,legal_problem_code,client\nM-9,PC-9,Case,burglary,C-100\n"
+
+    errors = failed(plan("matters", text, existing))
+
+    assert [(e.line, e.field) for e in errors] == [(2, "problem_code")]
+    assert "'burglary'" in errors[0].message
+
+
+def test_a_re_imported_matter_keeps_a_problem_code_the_firm_has_since_switched_off() -> None:
+    stored_matter = replace(
+        clean(plan("matters", "external_id,number,name,client\nM-9,PC-9,Case,C-100\n", firm())).creates[0],
+        problem_code="retired",
+        version=1,
+    )
+    existing = replace(firm(), problem_codes=frozenset(), matters_by_external_id={"M-9": stored_matter})
+    text = "external_id,number,name,client,problem_code\nM-9,PC-9,Case renamed,C-100,retired\n"
+
+    (updated,) = clean(plan("matters", text, existing)).updates
+
+    assert updated.problem_code == "retired" and updated.name == "Case renamed"

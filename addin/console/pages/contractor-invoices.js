@@ -108,7 +108,7 @@ async function invoiceList(ctx, root, access) {
     })) : null,
     h("td", {}, h("a", { href: `#${PAGE}?id=${encodeURIComponent(inv.invoice_id)}` }, inv.invoice_id)),
     h("td", {}, inv.contractor_name),
-    h("td", {}, statusChip(inv.status)),
+    h("td", { class: "inv-status" }, statusChip(inv.status)),
     h("td", { class: "when" }, inv.invoice_date || "—"),
     h("td", { class: "when" }, inv.due_date || "—"),
     h("td", { class: "num" }, String(inv.bt_count)),
@@ -138,9 +138,16 @@ async function invoiceList(ctx, root, access) {
       results.replaceChildren(table("Bulk action results", ["Invoice", "Outcome", "What to do"], outcome.map((r) => [
         r.invoice_id,
         r.ok ? h("span", { class: "ok" }, `Done: now ${invoiceStatusLabel(r.status)}`) : h("span", { class: "bad" }, `Not done (${r.code})`),
-        r.ok ? "" : `${r.message}. Open the invoice to see why.`,
+        r.ok ? "" : `${r.message.charAt(0).toUpperCase()}${r.message.slice(1)}.`,
       ]), { id: "bulk-result-table" }));
-      for (const r of outcome.filter((x) => x.ok)) panel.querySelector(`tr[data-invoice-row="${CSS.escape(r.invoice_id)}"]`)?.classList.add("cw-done");
+      // Rows done show their new status at once; the tab's list is re-read when the person moves on.
+      for (const r of outcome.filter((x) => x.ok)) {
+        const row = panel.querySelector(`tr[data-invoice-row="${CSS.escape(r.invoice_id)}"]`);
+        if (!row) continue;
+        row.classList.add("cw-done");
+        row.dataset.status = r.status;
+        row.querySelector(".inv-status").replaceChildren(statusChip(r.status));
+      }
     } catch (error) {
       status_.textContent = "";
       results.replaceChildren(h("p", { class: "error", role: "alert" }, explain(error)));
@@ -244,7 +251,7 @@ async function newInvoice(ctx, root, access) {
     h("input", { type: "checkbox", checked: chosen.has(bt.bt_id), dataset: { bt: bt.bt_id },
       "aria-label": `Invoice ${btLabel(bt)}`,
       onchange: (e) => { if (e.target.checked) chosen.add(bt.bt_id); else chosen.delete(bt.bt_id); refresh(); } }),
-    bt.work_date, BT_TYPE_LABELS[bt.bt_type] || bt.bt_type, bt.description || "—", pricing(bt),
+    h("span", { class: "nowrap" }, bt.work_date), BT_TYPE_LABELS[bt.bt_type] || bt.bt_type, bt.description || "—", pricing(bt),
     h("span", { class: "num" }, money(bt.amount)),
     h("span", {}, statusChip(bt.status), bt.review_note ? h("span", { class: "muted small" }, ` ${bt.review_note}`) : null),
   ]);
@@ -513,6 +520,8 @@ function confirmAction(title, body, label, run, kind) {
     try {
       await run();
       box.close();
+      // The page was redrawn behind the dialog, so the button that opened it is gone: focus the heading.
+      if (document.activeElement === document.body) document.querySelector("#view .page h1")?.focus({ preventScroll: true });
     } catch (error) {
       problem.show(explain(error));
     }

@@ -30,13 +30,13 @@ export async function render(ctx, root) {
   const access = contractorAccess(ctx.session);
   root.classList.add("cw");
   const admin = access.can(PERM.admin);
-  const items = [["cases", "Cases"], ["catalog", "Catalog & fees"], ["allocations", "Allocations"],
+  const items = [["cases", "Cases"], ["contractors", "Contractors"], ["catalog", "Catalog & fees"], ["allocations", "Allocations"],
     ...(admin ? [["settings", "Settings"], ["lookups", "Lookups"]] : [])];
   const tab = items.some(([id]) => id === ctx.params.tab) ? ctx.params.tab : "cases";
   const panel = tabPanel(tab);
   root.append(h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Contractor setup")),
     tabs("Contractor setup sections", items, tab, (next) => ctx.navigate(PAGE, { tab: next })), panel);
-  const draw = { cases: casesTab, catalog: catalogTab, allocations: allocationsTab, settings: settingsTab, lookups: lookupsTab }[tab];
+  const draw = { cases: casesTab, contractors: contractorsTab, catalog: catalogTab, allocations: allocationsTab, settings: settingsTab, lookups: lookupsTab }[tab];
   try {
     await draw(ctx, panel, access);
   } catch (error) {
@@ -134,6 +134,97 @@ async function recommendedCard(ctx, matterId) {
     h("p", { class: "hint" }, "Contractors over their annual allocation are not offered."), status);
 }
 
+// ------------------------------------------------------------------ contractors
+
+async function contractorsTab(ctx, panel, access) {
+  const { session } = ctx;
+  const admin = access.can(PERM.admin);
+  const byKey = await contractorsByKey(session.call);
+  const contractors = [...byKey.values()];
+  const status = statusLine({ id: "contractors-status" });
+  const kinds = (c) => c.assignments.map((a) => `${a.assignment_type.replace(/_/g, " ")}${a.values.length ? ` (${a.values.join(", ")})` : ""}`).join("; ");
+  panel.append(card("Contractors", contractors.length
+    ? table("!Contractors", ["Name", "Doing business as", "Kind", "Work", "Email", "Active", ""], contractors.map((c) => [
+      c.name, c.doing_business_as || "—", c.kind === "organization" ? "Organization" : "Person", kinds(c) || "—", c.email || "—",
+      c.active ? "Yes" : "No",
+      admin ? h("button", { type: "button", class: "link", "aria-label": `Edit ${c.name}`, onclick: () => editContractor(ctx, c) }, "Edit") : "",
+    ]), { id: "contractors-table" })
+    : h("p", { class: "muted" }, "No contractors registered yet."), status));
+  if (admin) panel.append(await registerForm(ctx, byKey));
+}
+
+function assignmentFields(prefix, current = []) {
+  const chosen = new Map(current.map((a) => [a.assignment_type, a.values]));
+  return h("fieldset", {}, h("legend", {}, "Kinds of work"), ASSIGNMENT_TYPES.map(([key, label]) => h("div", { class: "row cw-assignment" },
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: `${prefix}-type`, value: key, checked: chosen.has(key) }), ` ${label}`),
+    h("input", { name: `${prefix}-values`, dataset: { type: key }, value: (chosen.get(key) || []).join(", "), "aria-label": `${label}: subjects, languages or expertise`,
+      placeholder: "subjects, languages, expertise (comma-separated)" }))));
+}
+
+function readAssignments(node, prefix) {
+  return [...node.querySelectorAll(`input[name=${prefix}-type]:checked`)].map((box) => ({
+    assignment_type: box.value,
+    values: node.querySelector(`input[name=${prefix}-values][data-type=${box.value}]`).value.split(",").map((v) => v.trim()).filter(Boolean),
+  }));
+}
+
+async function registerForm(ctx, byKey) {
+  const { session } = ctx;
+  const people = await session.call("GET", "/users?limit=200").then((p) => p.items.filter((u) => u.roles.includes("contractor"))).catch(() => []);
+  const unregistered = people.filter((u) => !byKey.has(`user/${u.user_id}`));
+  const problem = problemBox();
+  const kind = select([["user", "A person who signs in (contractor role)"], ["organization", "An organization"]], "user", { id: "reg-kind" });
+  const user = select([["", "Choose a person"], ...unregistered.map((u) => [u.user_id, `${u.display_name} (${u.email})`])], "", { id: "reg-user" });
+  const userField = field("Person", user, unregistered.length ? "People with the contractor role who are not registered yet." : "Everyone with the contractor role is registered; give the role under People first.");
+  const name = h("input", { id: "reg-name", maxlength: 200 });
+  const email = h("input", { id: "reg-email", type: "email", maxlength: 254 });
+  const dba = h("input", { id: "reg-dba", maxlength: 200 });
+  const work = assignmentFields("reg");
+  kind.onchange = () => { userField.hidden = kind.value !== "user"; };
+  user.onchange = () => {
+    const person = unregistered.find((u) => u.user_id === user.value);
+    if (person) { name.value = person.display_name; email.value = person.email; }
+  };
+  const save = h("button", { type: "button" }, "Register contractor");
+  save.onclick = () => busy(save, async () => {
+    problem.clear();
+    if (kind.value === "user" && !user.value) return problem.show("Choose the person to register.");
+    try {
+      await session.call("POST", "/contractor/contractors", { kind: kind.value, user_id: kind.value === "user" ? user.value : null,
+        name: name.value.trim(), email: email.value.trim() || null, doing_business_as: dba.value.trim(), assignments: readAssignments(work, "reg") });
+      ctx.navigate(PAGE, { tab: "contractors", saved: Date.now() });
+    } catch (error) {
+      problem.show(explain(error));
+    }
+  });
+  return card("Register a contractor", problem.node, h("div", { class: "row" }, field("Kind", kind), userField),
+    h("div", { class: "row" }, field("Name", name), field("Email", email), field("Doing business as", dba, "Shown on invoices when the settings say so.")), work, save);
+}
+
+function editContractor(ctx, contractor) {
+  const problem = problemBox();
+  const dba = h("input", { id: "edit-dba", value: contractor.doing_business_as, maxlength: 200 });
+  const email = h("input", { id: "edit-email", type: "email", value: contractor.email || "", maxlength: 254 });
+  const active = h("input", { type: "checkbox", id: "edit-active", checked: contractor.active });
+  const work = assignmentFields("edit", contractor.assignments);
+  const save = h("button", { type: "button" }, "Save");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const box = dialog(`Edit ${contractor.name}`, h("div", {}, problem.node, field("Doing business as", dba), field("Email", email),
+    h("label", { class: "check" }, active, " Active (offered for new work)"), work), [save, cancel]);
+  cancel.onclick = () => box.close();
+  save.onclick = () => busy(save, async () => {
+    try {
+      await ctx.session.call("PATCH", `/contractor/contractors/${contractor.kind}/${encodeURIComponent(contractor.contractor_id)}`, {
+        version: contractor.version, doing_business_as: dba.value.trim(), email: email.value.trim() || null, active: active.checked,
+        assignments: readAssignments(work, "edit") });
+      box.close();
+      ctx.navigate(PAGE, { tab: "contractors", saved: Date.now() });
+    } catch (error) {
+      problem.show(explain(error));
+    }
+  });
+}
+
 // ------------------------------------------------------------------ catalog and fee structures
 
 async function catalogTab(ctx, panel, access) {
@@ -147,6 +238,8 @@ async function catalogTab(ctx, panel, access) {
       p.time_based ? "Yes" : "No", p.override_fee_structures ? "Yes" : "No", p.active ? "Yes" : "No"]), { id: "product-table" })
     : h("p", { class: "muted" }, "The catalog is empty."),
   admin ? await productForm(ctx) : null));
+
+  panel.append(await templatesCard(ctx, products, admin));
 
   const chosen = ctx.params.contractor || "";
   const who = select([["", "Choose a contractor"], ...[...byKey.values()].map((c) => [refKey(c), contractorName(byKey, c)])], chosen,
@@ -199,6 +292,42 @@ async function catalogTab(ctx, panel, access) {
     others.length ? h("fieldset", {}, h("legend", {}, "Bulk copy these rates to"),
       h("div", { class: "cw-checks" }, others.map((c) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "fee-target", value: refKey(c) }), ` ${contractorName(byKey, c)}`))),
       h("label", { class: "check" }, overwrite, " Overwrite their own rates"), h("div", {}, copy)) : null].filter(Boolean));
+}
+
+async function templatesCard(ctx, products, admin) {
+  const { session } = ctx;
+  const templates = await session.call("GET", "/contractor/templates");
+  const names = new Map(products.map((p) => [p.product_id, p.name]));
+  const list = templates.length
+    ? table("!Work order templates", ["Template", "PSRs", "Expense types", "Starts", "Lasts"], templates.map((t) => [
+      t.name, t.product_ids.map((id) => names.get(id) || id).join(", ") || "—", t.expense_types.join(", ") || "—",
+      t.start_offset_days ? `${t.start_offset_days} days after creation` : "on creation", t.duration_days === null ? "open-ended" : `${t.duration_days} days`]),
+    { id: "template-table" })
+    : h("p", { class: "muted" }, "No templates yet.");
+  if (!admin) return card("Work order templates", list);
+  const problem = problemBox();
+  const name = h("input", { id: "tpl-name", maxlength: 200 });
+  const offset = h("input", { id: "tpl-offset", type: "number", min: 0, max: 366, value: 0 });
+  const duration = h("input", { id: "tpl-duration", type: "number", min: 0, max: 3660 });
+  const expenses = h("input", { id: "tpl-expenses", placeholder: "mileage, parking" });
+  const boxes = products.filter((p) => p.active).map((p) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "tpl-product", value: p.product_id }), ` ${p.name}`));
+  const form = h("div", {}, problem.node, h("div", { class: "row" }, field("Name", name), field("Starts after (days)", offset), field("Lasts (days)", duration, "Empty: open-ended."),
+    field("Expense types", expenses, "Lookup keys, comma-separated.")),
+  h("fieldset", {}, h("legend", {}, "PSRs the template brings"), h("div", { class: "cw-checks" }, boxes)));
+  const add = h("button", { type: "button", class: "secondary" }, "Add template");
+  add.onclick = () => busy(add, async () => {
+    problem.clear();
+    try {
+      await session.call("POST", "/contractor/templates", { name: name.value.trim(),
+        items: [...form.querySelectorAll("input[name=tpl-product]:checked")].map((b) => ({ product_id: b.value })),
+        expense_types: expenses.value.split(",").map((v) => v.trim()).filter(Boolean),
+        start_offset_days: Number(offset.value || 0), duration_days: duration.value === "" ? null : Number(duration.value) });
+      ctx.navigate(PAGE, { tab: "catalog", saved: Date.now() });
+    } catch (error) {
+      problem.show(explain(error));
+    }
+  });
+  return card("Work order templates", list, h("h3", {}, "Add a template"), form, add);
 }
 
 async function productForm(ctx) {

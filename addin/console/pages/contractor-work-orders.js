@@ -63,7 +63,8 @@ async function workOrderList(ctx, root, access) {
       String(wo.psrs.length),
       statusChip(wo.status, wo.status === "open" ? "Open" : "Complete"),
     ]), { id: "wo-table" })
-    : h("p", { class: "muted" }, page.items.length ? "No work order matches these filters." : "No work orders yet.")));
+    : h("p", { class: "muted" }, page.items.length ? "No work order matches these filters." : "No work orders yet."),
+  page.next_cursor ? h("p", { class: "hint" }, "Showing the first 200 work orders; filter by status to narrow them.") : null));
 
   if (access.can(PERM.workOrders)) root.append(await createForm(ctx, access, byKey));
   if (access.isStaff && access.can(PERM.workOrders)) root.append(caseCloseCard(ctx));
@@ -219,7 +220,8 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
     ["Cases", wo.matter_ids.map((id) => matterLabel(matters.get(id)) || `case ${id}`).join("; ") || "—"],
     ["Dates", `${wo.start_date || "…"} – ${wo.end_date || "…"}`],
     ["Expense types", wo.expense_types.join(", ") || "none"]]),
-  wo.description ? h("p", {}, wo.description) : null, toggle));
+  wo.description ? h("p", {}, wo.description) : null, toggle,
+  canEdit && open && access.isStaff ? await linkTools(ctx, wo, path, attempt, matters) : null));
 
   // PSRs: rate and unit locked when added; editing and deleting need their own permissions.
   const withBts = new Set(bts.map((bt) => bt.psr_id).filter(Boolean));
@@ -252,7 +254,7 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
 
   // Billing transactions.
   const btRows = bts.map((bt) => [
-    bt.work_date, BT_TYPE_LABELS[bt.bt_type], h("span", {}, bt.description || "—", receiptButtons(session, path, bt.receipts)),
+    h("span", { class: "nowrap" }, bt.work_date), BT_TYPE_LABELS[bt.bt_type], h("span", {}, bt.description || "—", receiptButtons(session, path, bt.receipts)),
     bt.bt_type === "expense_reimbursement" ? bt.expense_type : bt.bt_type === "timeslip" ? `${bt.minutes} min` : `${quantity(bt.units)} × ${money(bt.rate)}`,
     h("span", { class: "num" }, money(bt.amount)), statusChip(bt.status),
     bt.invoice_id ? h("a", { href: `#contractor-invoices?id=${encodeURIComponent(bt.invoice_id)}` }, bt.invoice_id) : "—",
@@ -262,9 +264,37 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
       : "",
   ]);
   root.append(card("Billing transactions",
-    bts.length ? table("!Billing transactions", ["Date", "Type", "Description", "Units", "Amount", "Status", "Invoice", ""], btRows, { id: "wo-bts", class: "cw-bts" })
+    bts.length ? table("!Billing transactions", ["Date", "Type", "Description", "Quantity or kind", "Amount", "Status", "Invoice", ""], btRows, { id: "wo-bts", class: "cw-bts" })
       : h("p", { class: "muted" }, "Nothing logged yet."),
     canEdit && open ? logForm(ctx, wo, matters, path, view) : null));
+}
+
+/** Link another case, unlink one, or allow another expense type, while the work order is open. */
+async function linkTools(ctx, wo, path, attempt, matters) {
+  const { session } = ctx;
+  const parts = [];
+  if (session.can("matters:read")) {
+    const picker = matterPicker(session.call, { label: "Link a case", onPick: (m) => {
+      attempt(picker.input, () => session.call("POST", `${path}/cases`, { version: wo.version, link: [m.matter_id] }), `Case ${m.number} linked.`);
+    } });
+    parts.push(picker.node);
+    if (wo.matter_ids.length) {
+      parts.push(h("div", { class: "actions" }, wo.matter_ids.map((id) => h("button", {
+        type: "button", class: "link", "aria-label": `Unlink case ${matterLabel(matters.get(id)) || id}`,
+        onclick: (e) => attempt(e.currentTarget, () => session.call("POST", `${path}/cases`, { version: wo.version, unlink: [id] }), "Case unlinked."),
+      }, `Unlink ${matters.get(id)?.number || id}`))));
+    }
+  }
+  const expenses = await session.call("GET", "/contractor/lookups/contractor_expense_reimbursement_type")
+    .then((l) => l.values.filter((v) => v.active && !wo.expense_types.includes(v.key))).catch(() => []);
+  if (expenses.length) {
+    const type = select(expenses.map((v) => [v.key, v.label]), expenses[0].key, { id: "wo-allow-expense" });
+    const allow = h("button", { type: "button", class: "secondary" }, "Allow");
+    allow.onclick = () => attempt(allow, () => session.call("POST", `${path}/expense-types`, { version: wo.version, expense_type: type.value }),
+      "Expense type allowed.");
+    parts.push(h("div", { class: "toolbar" }, field("Allow an expense type", type), allow));
+  }
+  return parts.length ? h("details", { class: "cw-behalf" }, h("summary", {}, "Cases and expense types"), parts) : null;
 }
 
 function editPsr(ctx, wo, psr, view) {

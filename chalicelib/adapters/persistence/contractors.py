@@ -34,6 +34,12 @@ invoices (GSI1 ``C#INVOF#{who}``, by status with a prefix); a contractor's non-i
 Every change is conditional on the record's ``version`` (invoices also on their expected ``status``) and
 is one transaction with its audit record (``VersionedWriter.audit_item``).
 
+Fee structures and case assignments can be removed and made again under the same key. Removing one
+leaves a tombstone (``deleted``, no data, the next version) instead of deleting the item, so the record's
+versions, and the audit records keyed by them, go on from where they were: making it again writes the
+version after the tombstone's, conditional on the tombstone being the one read. Listings skip tombstones.
+A work order template is removed outright: its id is never used again.
+
 The invoice is the truth; its BTs follow. An invoice of 2,000 BTs cannot move its BTs in one
 transaction (at most 100 items), so a transition is decided by ONE conditional write of the invoice item,
 which records, in the same write, the BT changes it implies (``sync``). The BTs are then brought in line
@@ -145,6 +151,10 @@ def _cursor(cursor: str | None, attribute: str, partition: str) -> dict[str, Any
         return decode_cursor(cursor, attribute, partition)
     except ValueError as error:
         raise InvalidInput(str(error)) from error
+
+
+def _assignment_id(assignment: CaseAssignment) -> str:
+    return f"{assignment.matter_id}#{assignment.contractor.key}#{assignment.assignment_type}"
 
 
 def _ref_from_key(key: str) -> ContractorRef:
@@ -341,27 +351,72 @@ class TableContractorRepository:
         return replace(product, version=version)
 
     def fee_structures(self, firm_id: str, who: ContractorRef) -> list[FeeStructure]:
-        return [self._load(FeeStructure, item) for item in self._query_all(f"{_c(firm_id)}#FEES#{who.key}")]
+        return [
+            self._load(FeeStructure, item)
+            for item in self._query_all(f"{_c(firm_id)}#FEES#{who.key}")
+            if not item.get("deleted")
+        ]
+
+    def _tombstone_version(self, pk: str, sk: str) -> int:
+        """The version of a removed record's tombstone at this key (0: never made, or live)."""
+        item = self._table.get(pk, sk)
+        return int_in(item["version"]) if item is not None and item.get("deleted") else 0
 
     def save_fee_structure(self, structure: FeeStructure, actor: str) -> FeeStructure:
-        item = self._record_item(
-            f"{_c(structure.firm_id)}#FEES#{structure.contractor.key}",
-            structure.product_id,
-            "ctr_fee",
-            structure.firm_id,
-            structure,
-        )
+        pk = f"{_c(structure.firm_id)}#FEES#{structure.contractor.key}"
+        # A new fee structure where one was removed continues the removed one's versions.
+        version = structure.version or self._tombstone_version(pk, structure.product_id)
+        item = self._record_item(pk, structure.product_id, "ctr_fee", structure.firm_id, structure)
         version = self._save(
             item,
             entity_type="contractor_fee_structure",
             entity_id=f"{structure.contractor.key}#{structure.product_id}",
-            version=structure.version,
+            version=version,
             before=None,
             after=structure,
             actor=actor,
             action="update" if structure.version else "create",
         )
         return replace(structure, version=version)
+
+    def delete_fee_structure(self, structure: FeeStructure, actor: str) -> None:
+        """Remove a contractor's rate (conditional on the version read); it leaves a tombstone."""
+        self._remove(
+            f"{_c(structure.firm_id)}#FEES#{structure.contractor.key}",
+            structure.product_id,
+            firm_id=structure.firm_id,
+            entity_type="contractor_fee_structure",
+            entity_id=f"{structure.contractor.key}#{structure.product_id}",
+            version=structure.version,
+            before=structure,
+            actor=actor,
+        )
+
+    def _remove(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        firm_id: str,
+        entity_type: str,
+        entity_id: str,
+        version: int,
+        before: Any,
+        actor: str,
+    ) -> None:
+        """Replace a record by its tombstone at the next version, with the audit record."""
+        tombstone = {"PK": pk, "SK": sk, "type": "ctr_tombstone", "firm_id": firm_id, "deleted": True}
+        self._writer.write(
+            firm_id=firm_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            item=tombstone,
+            before=to_plain(before),
+            after={"deleted": True},
+            expected_version=version,
+            actor=actor,
+            action="delete",
+        )
 
     def template(self, firm_id: str, template_id: str) -> WorkOrderTemplate | None:
         found: WorkOrderTemplate | None = self._load(
@@ -392,6 +447,32 @@ class TableContractorRepository:
         )
         return replace(template, version=version)
 
+    def delete_template(self, template: WorkOrderTemplate, actor: str) -> None:
+        """Remove a template (conditional on the version read). Work orders made from it keep its id."""
+        audit = self._writer.audit_item(
+            template.firm_id,
+            "contractor_wo_template",
+            template.template_id,
+            template.version + 1,
+            "delete",
+            actor,
+            to_plain(template),
+            None,
+        )
+        try:
+            self._table.transact(
+                [
+                    Delete(
+                        f"{_c(template.firm_id)}#TEMPLATES",
+                        template.template_id,
+                        AttributeEquals("version", template.version),
+                    ),
+                    Put(audit, ItemAbsent()),
+                ]
+            )
+        except TransactionCancelled as cancelled:
+            raise StaleVersion("work order template", template.template_id) from cancelled
+
     # ------------------------------------------------------------------ cases
 
     def case_items(self, firm_id: str, matter_id: str) -> list[Item]:
@@ -400,48 +481,47 @@ class TableContractorRepository:
 
     def case_assignments(self, firm_id: str, matter_id: str) -> list[CaseAssignment]:
         items = self._query_all(_case_pk(firm_id, matter_id), KeyRange(prefix="ASSIGN#"))
-        return [loads(CaseAssignment, item["data"]) for item in items]
+        return [loads(CaseAssignment, item["data"]) for item in items if not item.get("deleted")]
 
     def add_case_assignment(self, assignment: CaseAssignment, actor: str) -> None:
+        pk = _case_pk(assignment.firm_id, assignment.matter_id)
         sk = f"ASSIGN#{assignment.contractor.key}#{assignment.assignment_type}"
-        item = self._record_item(
-            _case_pk(assignment.firm_id, assignment.matter_id),
-            sk,
-            "ctr_case_assignment",
-            assignment.firm_id,
-            assignment,
-        )
-        self._save(
-            item,
-            entity_type="contractor_case_assignment",
-            entity_id=f"{assignment.matter_id}#{assignment.contractor.key}#{assignment.assignment_type}",
-            version=0,
-            before=None,
-            after=assignment,
-            actor=actor,
-            action="assign",
-        )
+        item = self._record_item(pk, sk, "ctr_case_assignment", assignment.firm_id, assignment)
+        try:
+            self._save(
+                item,
+                entity_type="contractor_case_assignment",
+                entity_id=_assignment_id(assignment),
+                # Assigned again after a removal: the versions go on from the removal's tombstone.
+                version=self._tombstone_version(pk, sk),
+                before=None,
+                after=assignment,
+                actor=actor,
+                action="assign",
+            )
+        except StaleVersion as stale:
+            raise Conflict("that assignment was just changed by someone else; reload the case") from stale
 
     def remove_case_assignment(self, assignment: CaseAssignment, actor: str) -> None:
+        """Remove an assignment (it leaves a tombstone, so assigning again keeps the audit in order)."""
+        pk = _case_pk(assignment.firm_id, assignment.matter_id)
         sk = f"ASSIGN#{assignment.contractor.key}#{assignment.assignment_type}"
-        entity_id = f"{assignment.matter_id}#{assignment.contractor.key}#{assignment.assignment_type}"
-        audit = self._writer.audit_item(
-            assignment.firm_id,
-            "contractor_case_assignment",
-            entity_id,
-            # Assignments are created once (version 1); the removal is the record's second version.
-            2,
-            "unassign",
-            actor,
-            to_plain(assignment),
-            None,
-        )
+        item = self._table.get(pk, sk)
+        if item is None or item.get("deleted"):
+            raise Conflict("that assignment was just removed; reload the case")
         try:
-            self._table.transact(
-                [Delete(_case_pk(assignment.firm_id, assignment.matter_id), sk), Put(audit, ItemAbsent())]
+            self._remove(
+                pk,
+                sk,
+                firm_id=assignment.firm_id,
+                entity_type="contractor_case_assignment",
+                entity_id=_assignment_id(assignment),
+                version=int_in(item.get("version", 1)),
+                before=assignment,
+                actor=actor,
             )
-        except TransactionCancelled as cancelled:
-            raise Conflict("that assignment was just removed; reload the case") from cancelled
+        except StaleVersion as stale:
+            raise Conflict("that assignment was just changed by someone else; reload the case") from stale
 
     def matter_allocation(self, firm_id: str, matter_id: str) -> MatterAllocation | None:
         found: MatterAllocation | None = self._load(

@@ -208,6 +208,7 @@ def _matter_item(matter: Matter) -> Item:
             "contact_ids": list(matter.contact_ids),
             "external_ids": dict(matter.external_ids),
             "created_at": dt_out(matter.created_at),
+            "problem_code": matter.problem_code,
             "version": matter.version,
         }
     )
@@ -231,6 +232,7 @@ def _matter_from(item: Item) -> Matter:
         contact_ids=tuple(item.get("contact_ids", [])),
         external_ids=dict(item.get("external_ids", {})),
         created_at=dt_in(item.get("created_at")),
+        problem_code=item.get("problem_code"),
         version=int_in(item.get("version", 0)),
     )
 

@@ -12,6 +12,12 @@
 | product/service category | the firm's own (groups the totals on an invoice) |
 | product or service type | the firm's own, kept as rich records in ``catalog`` (rate, unit, category...) |
 | subject matter expertise | the firm's own (the Expert assignment type's values) |
+| legal problem code | the firm's own: the problem codes a case (matter) carries |
+
+The legal problem code lookup is the case's, not one of the seed's ten contractor lookups; it lives here
+because the Contractor Matter Allocations add-on gives each of its values a "Contractor Base Matter
+Allocation" (``base_matter_allocation``), the default allocation of a case with that problem code (see
+``allocations``). Only that lookup takes the amount, and only while the add-on is on (the service checks).
 
 System values cannot be added, renamed or switched off: the code relies on them. Values are never deleted,
 only made inactive, so old records keep meaning what they meant.
@@ -20,20 +26,24 @@ Public API:
 
 - ``BtStatus``, ``BtType``, ``InvoiceStatus``: the system lookups as enums (other modules use these).
 - ``LookupKind``, ``LookupSource``, ``LOOKUP_SOURCES``: the ten lookups and who supplies their values.
-- ``LookupValue``: one value; ``time_based`` for fee unit types.
+- ``LookupValue``: one value; ``time_based`` for fee unit types; ``base_matter_allocation`` for legal
+  problem codes.
 - ``system_values(kind) -> tuple[LookupValue, ...]``
-- ``new_user_value(kind, key, label, *, sort_order=0, minutes_per_unit=None) -> LookupValue``
-- ``change_user_value(value, *, label=None, active=None, sort_order=None) -> LookupValue``
+- ``new_user_value(kind, key, label, *, sort_order=0, minutes_per_unit=None, base_matter_allocation=None)``
+- ``change_user_value(value, *, label=None, active=None, sort_order=None, base_matter_allocation=KEEP)``
 - ``LookupTable``: one lookup's values; ``seeded(kind)``, ``add(value)``, ``replace(value)``,
-  ``get(key)``, ``require_active(key, field)``, ``active_values()``.
+  ``get(key)``, ``require_active(key, field)``, ``active_values()``, ``base_matter_allocations()``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Literal
 
+from chalicelib.domain.contractors.money import parse_amount
 from chalicelib.domain.errors import Conflict, Duplicate, FieldError, InvalidInput, NotFound
 
 
@@ -79,6 +89,7 @@ class LookupKind(StrEnum):
     PRODUCT_SERVICE_CATEGORY = "contractor_product_service_category"
     PRODUCT_SERVICE_TYPE = "contractor_product_service_type"
     SUBJECT_MATTER_EXPERTISE = "contractor_subject_matter_expertise"
+    LEGAL_PROBLEM_CODE = "legal_problem_code"
 
 
 class LookupSource(StrEnum):
@@ -98,6 +109,7 @@ LOOKUP_SOURCES: dict[LookupKind, LookupSource] = {
     LookupKind.PRODUCT_SERVICE_CATEGORY: LookupSource.USER_ONLY,
     LookupKind.PRODUCT_SERVICE_TYPE: LookupSource.USER_ONLY,
     LookupKind.SUBJECT_MATTER_EXPERTISE: LookupSource.USER_ONLY,
+    LookupKind.LEGAL_PROBLEM_CODE: LookupSource.USER_ONLY,
 }
 
 LOOKUP_LABELS: dict[LookupKind, str] = {
@@ -111,6 +123,7 @@ LOOKUP_LABELS: dict[LookupKind, str] = {
     LookupKind.PRODUCT_SERVICE_CATEGORY: "Contractor Product/Service Category",
     LookupKind.PRODUCT_SERVICE_TYPE: "Contractor Product or Service Type",
     LookupKind.SUBJECT_MATTER_EXPERTISE: "Contractor Subject Matter Expertise",
+    LookupKind.LEGAL_PROBLEM_CODE: "Legal Problem Code",
 }
 
 # The two system fee unit types. Firms add their own (per page, per word, per quarter hour...).
@@ -134,6 +147,8 @@ class LookupValue:
     active: bool = True
     sort_order: int = 0
     minutes_per_unit: int | None = None
+    # Legal problem codes only (Contractor Matter Allocations add-on): a new case's default allocation.
+    base_matter_allocation: Decimal | None = None
 
     @property
     def time_based(self) -> bool:
@@ -177,6 +192,33 @@ _SYSTEM_VALUES: dict[LookupKind, tuple[LookupValue, ...]] = {
 }
 
 
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""``change_user_value``'s "leave the base matter allocation as it is" (``None`` clears it)."""
+
+
+def _base_allocation(
+    kind: LookupKind, amount: Decimal | str | None, problems: list[FieldError]
+) -> Decimal | None:
+    if amount is None:
+        return None
+    if kind is not LookupKind.LEGAL_PROBLEM_CODE:
+        problems.append(
+            FieldError("base_matter_allocation", "only legal problem codes carry a base matter allocation")
+        )
+        return None
+    try:
+        return parse_amount(amount, "base_matter_allocation")
+    except InvalidInput as error:
+        problems.extend(
+            error.field_errors or [FieldError("base_matter_allocation", "not an amount like 1500.00")]
+        )
+        return None
+
+
 def system_values(kind: LookupKind) -> tuple[LookupValue, ...]:
     """The values the system supplies for a lookup (empty for user-only lookups)."""
     return _SYSTEM_VALUES.get(kind, ())
@@ -189,6 +231,7 @@ def new_user_value(
     *,
     sort_order: int = 0,
     minutes_per_unit: int | None = None,
+    base_matter_allocation: Decimal | str | None = None,
 ) -> LookupValue:
     """A value the firm adds to a lookup that takes user values."""
     source = LOOKUP_SOURCES[kind]
@@ -210,9 +253,17 @@ def new_user_value(
             problems.append(FieldError("minutes_per_unit", "only fee unit types can be time-based"))
         elif not 1 <= minutes_per_unit <= MAX_MINUTES_PER_UNIT:
             problems.append(FieldError("minutes_per_unit", f"must be 1 to {MAX_MINUTES_PER_UNIT} minutes"))
+    base = _base_allocation(kind, base_matter_allocation, problems)
     if problems:
         raise InvalidInput(f"the {LOOKUP_LABELS[kind]} value is not valid", field_errors=problems)
-    return LookupValue(kind, key, label.strip(), sort_order=sort_order, minutes_per_unit=minutes_per_unit)
+    return LookupValue(
+        kind,
+        key,
+        label.strip(),
+        sort_order=sort_order,
+        minutes_per_unit=minutes_per_unit,
+        base_matter_allocation=base,
+    )
 
 
 def change_user_value(
@@ -221,8 +272,10 @@ def change_user_value(
     label: str | None = None,
     active: bool | None = None,
     sort_order: int | None = None,
+    base_matter_allocation: Decimal | str | Literal[_Keep.KEEP] | None = KEEP,
 ) -> LookupValue:
-    """Rename, reorder, or switch a firm's value on or off. Whether a unit is time-based never changes:
+    """Rename, reorder, or switch a firm's value on or off, or (legal problem codes) change its base
+    matter allocation; cases already created keep theirs. Whether a unit is time-based never changes:
     PSRs and billing transactions were priced by it."""
     if value.system:
         raise Conflict(
@@ -237,11 +290,18 @@ def change_user_value(
             raise InvalidInput(
                 "the label is too long", field_errors=[FieldError("label", f"at most {MAX_LABEL} characters")]
             )
+    base = value.base_matter_allocation
+    if base_matter_allocation is not KEEP:
+        problems: list[FieldError] = []
+        base = _base_allocation(value.kind, base_matter_allocation, problems)
+        if problems:
+            raise InvalidInput(f"the {LOOKUP_LABELS[value.kind]} value is not valid", field_errors=problems)
     return replace(
         value,
         label=value.label if label is None else label.strip(),
         active=value.active if active is None else active,
         sort_order=value.sort_order if sort_order is None else sort_order,
+        base_matter_allocation=base,
     )
 
 
@@ -284,6 +344,11 @@ class LookupTable:
         return tuple(
             sorted((v for v in self.values if v.active), key=lambda v: (not v.system, v.sort_order, v.label))
         )
+
+    def base_matter_allocations(self) -> dict[str, Decimal]:
+        """Legal problem codes with a base matter allocation, active or not: a case keeps following the
+        code it has even after the code stops being offered."""
+        return {v.key: v.base_matter_allocation for v in self.values if v.base_matter_allocation is not None}
 
     def require_active(self, key: str, field: str) -> LookupValue:
         """The active value with this key, or an ``InvalidInput`` naming the field."""

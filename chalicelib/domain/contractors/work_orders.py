@@ -22,8 +22,8 @@ Public API:
 - ``create_work_order(...) -> WorkOrderChange``; ``create_work_order_from_template(template, ...)``;
   ``validate_template(template, products, expense_types) -> None``.
 - ``add_psr``, ``edit_psr``, ``delete_psr``, ``add_expense_type``, ``remove_expense_type``,
-  ``link_matters``, ``unlink_matter``, ``complete_work_order``, ``reopen_work_order`` (each returns a
-  ``WorkOrderChange``).
+  ``link_matters``, ``unlink_matter``, ``edit_details``, ``complete_work_order``, ``reopen_work_order``
+  (each returns a ``WorkOrderChange``).
 - ``BulkCompleteConfig``, ``BulkCompletePlan``; ``plan_case_close_completion(matter_id, work_orders, config,
   selected_ids=None) -> BulkCompletePlan``; ``complete_for_case_close(plan, *, actor, at)``.
 """
@@ -499,6 +499,41 @@ def unlink_matter(work_order: WorkOrder, matter_id: str, *, bt_count: int) -> Wo
         )
     return WorkOrderChange(
         replace(work_order, matter_ids=tuple(m for m in work_order.matter_ids if m != matter_id))
+    )
+
+
+def edit_details(
+    work_order: WorkOrder,
+    *,
+    title: str,
+    description: str,
+    start_date: date | None,
+    end_date: date | None,
+) -> WorkOrderChange:
+    """Change a WO's title, description and dates (the values it should have after the change).
+
+    BTs keep their work dates: nothing in the module ties a BT's work date to its WO's dates (work done
+    before a WO was written up is billed on it), so moving the dates never touches or refuses on BTs.
+    A completed WO can be corrected too; its PSRs stay closed until it is reopened."""
+    problems: list[FieldError] = []
+    if not title.strip():
+        problems.append(FieldError("title", "a work order needs a title"))
+    elif len(title) > MAX_TITLE:
+        problems.append(FieldError("title", f"at most {MAX_TITLE} characters"))
+    if len(description) > MAX_DESCRIPTION:
+        problems.append(FieldError("description", f"at most {MAX_DESCRIPTION} characters"))
+    if start_date and end_date and end_date < start_date:
+        problems.append(FieldError("end_date", "a work order cannot end before it starts"))
+    if problems:
+        raise InvalidInput("the work order is not valid", field_errors=problems)
+    return WorkOrderChange(
+        replace(
+            work_order,
+            title=title.strip(),
+            description=description,
+            start_date=start_date,
+            end_date=end_date,
+        )
     )
 
 

@@ -61,12 +61,14 @@ from chalicelib.domain.contractors.contractors import (
     RecommendationFilters,
     assign_to_case,
     recommend,
+    unassign_from_case,
     validate_contractor,
 )
 from chalicelib.domain.contractors.events import ContractorEvent, InvoiceApproved, InvoiceUnapproved
 from chalicelib.domain.contractors.formula import FormulaDefinition
 from chalicelib.domain.contractors.invoices import Invoice, InvoiceChange
 from chalicelib.domain.contractors.lookups import (
+    KEEP,
     BtType,
     InvoiceStatus,
     LookupKind,
@@ -113,9 +115,11 @@ from chalicelib.domain.contractors.work_orders import (
     create_work_order,
     create_work_order_from_template,
     delete_psr,
+    edit_details,
     edit_psr,
     link_matters,
     plan_case_close_completion,
+    remove_expense_type,
     reopen_work_order,
     unlink_matter,
     validate_template,
@@ -131,6 +135,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.matters import Matter
 from chalicelib.ports import Clock, ContractorEventSink, FileStore, MatterRepository, Page, UserRepository
+from chalicelib.services.contractors.cases import ContractorCaseProblemCodes
 
 # What the receipt upload accepts (the brief's list; the domain also knows a few more image types).
 RECEIPT_TYPES = {
@@ -179,6 +184,7 @@ class CaseView:
     """A case's contractor block: assignments, work orders, allocation, its log and budget."""
 
     matter_id: str
+    problem_code: str | None
     assignments: list[CaseAssignment]
     work_order_ids: list[str]
     allocation: MatterAllocation | None
@@ -207,6 +213,7 @@ class ContractorService:
         self._files = files
         self._events = events
         self._clock = clock
+        self._case_codes = ContractorCaseProblemCodes(repository, clock)
 
     # ------------------------------------------------------------------ who is acting
 
@@ -268,13 +275,23 @@ class ContractorService:
         label: str,
         sort_order: int = 0,
         minutes_per_unit: int | None = None,
+        base_matter_allocation: Decimal | None = None,
     ) -> tuple[LookupTable, int]:
-        """Add the firm's own value to a lookup."""
+        """Add the firm's own value to a lookup (a legal problem code may carry a base allocation)."""
         actor = self._admin(principal)
         table, current = self._repo.lookup(principal.firm_id, kind)
         if current != version:
             raise StaleVersion("lookup", kind.value)
-        value = new_user_value(kind, key, label, sort_order=sort_order, minutes_per_unit=minutes_per_unit)
+        if base_matter_allocation is not None:
+            self._require_matter_allocations(principal.firm_id)
+        value = new_user_value(
+            kind,
+            key,
+            label,
+            sort_order=sort_order,
+            minutes_per_unit=minutes_per_unit,
+            base_matter_allocation=base_matter_allocation,
+        )
         changed = table.add(value)
         return changed, self._repo.save_lookup(principal.firm_id, changed, current, actor.actor)
 
@@ -288,8 +305,10 @@ class ContractorService:
         label: str | None = None,
         active: bool | None = None,
         sort_order: int | None = None,
+        base_matter_allocation: Any = KEEP,
     ) -> tuple[LookupTable, int]:
-        """Rename, reorder or switch off one of the firm's values."""
+        """Rename, reorder or switch off one of the firm's values, or change a legal problem code's base
+        matter allocation (``None`` clears it; cases already created keep their allocation)."""
         actor = self._admin(principal)
         table, current = self._repo.lookup(principal.firm_id, kind)
         if current != version:
@@ -297,8 +316,25 @@ class ContractorService:
         value = table.get(key)
         if value is None:
             raise NotFound(f"the lookup has no value '{key}'")
-        changed = table.replace(change_user_value(value, label=label, active=active, sort_order=sort_order))
+        if base_matter_allocation is not KEEP and base_matter_allocation is not None:
+            self._require_matter_allocations(principal.firm_id)
+        changed = table.replace(
+            change_user_value(
+                value,
+                label=label,
+                active=active,
+                sort_order=sort_order,
+                base_matter_allocation=base_matter_allocation,
+            )
+        )
         return changed, self._repo.save_lookup(principal.firm_id, changed, current, actor.actor)
+
+    def _require_matter_allocations(self, firm_id: str) -> None:
+        if not self._repo.settings(firm_id).add_ons.matter_allocations:
+            message = (
+                "base matter allocations need the Contractor Matter Allocations add-on; turn it on first"
+            )
+            raise InvalidInput(message, field_errors=[FieldError("base_matter_allocation", message)])
 
     def _active(self, firm_id: str, kind: LookupKind, key: str, field: str) -> LookupValue:
         return self._repo.lookup(firm_id, kind)[0].require_active(key, field)
@@ -560,6 +596,21 @@ class ContractorService:
         structure = set_fee_structure(who, product, rate, at=self._clock.now())
         return self._repo.save_fee_structure(replace(structure, version=version), actor.actor)
 
+    def delete_fee_structure(
+        self, principal: Principal, who: ContractorRef, product_id: str, version: int
+    ) -> None:
+        """Remove a contractor's own rate for a P/S: PSRs added from now on get the P/S default; PSRs
+        already added keep the rate they locked."""
+        actor = self._admin(principal)
+        self.contractor(principal, who)
+        current = next(
+            (s for s in self._repo.fee_structures(principal.firm_id, who) if s.product_id == product_id), None
+        )
+        if current is None:
+            raise NotFound("this contractor has no fee structure for that product or service")
+        _versioned(current, version, "fee structure", f"{who.key}/{product_id}")
+        self._repo.delete_fee_structure(current, actor.actor)
+
     def copy_fee_structures(
         self,
         principal: Principal,
@@ -621,6 +672,42 @@ class ContractorService:
         )
         return self._repo.save_template(template, actor.actor)
 
+    def _template(self, firm_id: str, template_id: str) -> WorkOrderTemplate:
+        template = self._repo.template(firm_id, template_id)
+        if template is None:
+            raise NotFound("there is no such work order template")
+        return template
+
+    def update_template(
+        self, principal: Principal, template_id: str, version: int, changes: dict[str, Any]
+    ) -> WorkOrderTemplate:
+        """Change a template (name, items, expense types, relative dates, active). Work orders already made
+        from it keep what they were given."""
+        actor = self._admin(principal)
+        firm_id = principal.firm_id
+        current = self._template(firm_id, template_id)
+        _versioned(current, version, "work order template", template_id)
+        for listed in ("items", "expense_types"):
+            if listed in changes:
+                changes = {**changes, listed: tuple(changes[listed])}
+        if "name" in changes:
+            changes = {**changes, "name": changes["name"].strip()}
+        changed = replace(current, **changes)
+        validate_template(
+            changed,
+            {p.product_id: p for p in self._repo.products(firm_id)},
+            self._repo.lookup(firm_id, LookupKind.EXPENSE_REIMBURSEMENT_TYPE)[0],
+        )
+        return self._repo.save_template(changed, actor.actor)
+
+    def delete_template(self, principal: Principal, template_id: str, version: int) -> None:
+        """Remove a template; work orders made from it are unchanged (to keep it but stop offering it,
+        switch it off instead)."""
+        actor = self._admin(principal)
+        current = self._template(principal.firm_id, template_id)
+        _versioned(current, version, "work order template", template_id)
+        self._repo.delete_template(current, actor.actor)
+
     # ------------------------------------------------------------------ cases
 
     def _matter(self, firm_id: str, matter_id: str) -> Matter:
@@ -647,14 +734,26 @@ class ContractorService:
         self._repo.add_case_assignment(assignment, actor.actor)
         return assignment
 
+    def remove_case_assignment(
+        self, principal: Principal, matter_id: str, who: ContractorRef, assignment_type: str
+    ) -> None:
+        """Take a contractor off a case for one kind of work (their work orders on the case stay)."""
+        actor = self._staff(principal, ContractorPermission.WORK_ORDER_CREATE_EDIT)
+        self._matter(principal.firm_id, matter_id)
+        assignment = unassign_from_case(
+            self._repo.case_assignments(principal.firm_id, matter_id), who, matter_id, assignment_type
+        )
+        self._repo.remove_case_assignment(assignment, actor.actor)
+
     def case(self, principal: Principal, matter_id: str) -> CaseView:
         """The case's contractor block (staff only: it shows every contractor's work on the case)."""
-        self._staff(principal, ContractorPermission.WORK_ORDER_CREATE_EDIT)
-        self._matter(principal.firm_id, matter_id)
+        actor = self._staff(principal, ContractorPermission.WORK_ORDER_CREATE_EDIT)
+        matter = self._matter(principal.firm_id, matter_id)
         firm_id = principal.firm_id
-        allocation = self._repo.matter_allocation(firm_id, matter_id)
+        allocation = self._allocation_in_line(matter, actor.actor)
         return CaseView(
             matter_id=matter_id,
+            problem_code=matter.problem_code,
             assignments=self._repo.case_assignments(firm_id, matter_id),
             work_order_ids=self._repo.work_orders_of_case(firm_id, matter_id),
             allocation=allocation,
@@ -662,14 +761,29 @@ class ContractorService:
             budget=case_budget(matter_id, allocation, self._repo.bts_of_case(firm_id, matter_id)),
         )
 
+    def _allocation_in_line(self, matter: Matter, actor: str) -> MatterAllocation | None:
+        """The case's allocation, first rolled forward to the case's problem code if a change of the code
+        was written without its allocation step (see ``cases``)."""
+        allocation = self._repo.matter_allocation(matter.firm_id, matter.matter_id)
+        recorded = allocation.problem_code if allocation else None
+        if recorded == matter.problem_code:
+            return allocation
+        if not self._repo.settings(matter.firm_id).add_ons.matter_allocations:
+            return allocation
+        # A case still at its first version was created with this code; otherwise the code was changed.
+        new_case = allocation is None and matter.version == 1
+        return self._case_codes.bring_in_line(
+            matter.firm_id, matter.matter_id, matter.problem_code, actor, new_case=new_case
+        )
+
     def adjust_allocation(
         self, principal: Principal, matter_id: str, allocated: Decimal, note: str, version: int
     ) -> CaseView:
         """Set a case's allocation by hand (problem code changes stop moving it)."""
         actor = self._admin(principal)
-        self._matter(principal.firm_id, matter_id)
-        current = self._repo.matter_allocation(principal.firm_id, matter_id) or MatterAllocation(
-            principal.firm_id, matter_id
+        matter = self._matter(principal.firm_id, matter_id)
+        current = self._allocation_in_line(matter, actor.actor) or MatterAllocation(
+            principal.firm_id, matter_id, problem_code=matter.problem_code
         )
         _versioned(current, version, "matter allocation", matter_id)
         change = adjust_manually(current, allocated, note=note, at=self._clock.now(), actor=actor.actor)
@@ -933,6 +1047,55 @@ class ContractorService:
             WorkOrderAction.EDIT,
             lambda actor, wo, bts: add_expense_type(wo, value),
         )
+
+    def remove_expense_type(
+        self, principal: Principal, work_order_id: str, version: int, key: str
+    ) -> WorkOrder:
+        """Stop allowing an expense type on the work order; refused while expense BTs of it exist."""
+        return self._change_work_order(
+            principal,
+            work_order_id,
+            version,
+            WorkOrderAction.EDIT,
+            lambda actor, wo, bts: remove_expense_type(
+                wo, key, bt_count=sum(1 for bt in bts if bt.expense_type == key)
+            ),
+        )
+
+    def edit_work_order(
+        self, principal: Principal, work_order_id: str, version: int, changes: dict[str, Any]
+    ) -> WorkOrder:
+        """Change a work order's title, description, dates and linked cases in one write.
+
+        ``changes`` holds only what the caller sent; ``matter_ids`` is the whole new list of cases: cases
+        left out are unlinked (refused while BTs of this work order are billed to them), new ones linked
+        (open cases of the firm). Dates may be cleared with ``None``."""
+        firm_id = principal.firm_id
+
+        def decide(actor: ContractorActor, wo: WorkOrder, bts: list[BillingTransaction]) -> WorkOrderChange:
+            change = edit_details(
+                wo,
+                title=changes.get("title", wo.title),
+                description=changes.get("description", wo.description),
+                start_date=changes.get("start_date", wo.start_date),
+                end_date=changes.get("end_date", wo.end_date),
+            )
+            if "matter_ids" in changes:
+                wanted = list(changes["matter_ids"])
+                if len(set(wanted)) != len(wanted):
+                    raise InvalidInput(
+                        "a case is listed twice",
+                        field_errors=[FieldError("matter_ids", "list each case once")],
+                    )
+                for matter_id in [m for m in wo.matter_ids if m not in wanted]:
+                    count = sum(1 for bt in bts if bt.matter_id == matter_id)
+                    change = unlink_matter(change.work_order, matter_id, bt_count=count)
+                added = [m for m in wanted if m not in wo.matter_ids]
+                if added:
+                    change = link_matters(change.work_order, [self._matter(firm_id, m) for m in added])
+            return change
+
+        return self._change_work_order(principal, work_order_id, version, WorkOrderAction.EDIT, decide)
 
     # ------------------------------------------------------------------ receipts
 
