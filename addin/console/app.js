@@ -36,7 +36,7 @@ const PAGES = [
   { id: "outbox", title: "Outbox (devstack)", group: "Devstack", load: () => import("./pages/outbox.js"),
     allowed: (s) => s.devstackOutbox },
   // Contractor module pages, in the group "Contractor work": each shows only to people whose contractor
-  // permissions allow it (contractorAccess mirrors the API's role permissions).
+  // permissions allow it (contractorAccess reads them from /me; roles only if /me lacks them).
   { id: "contractor-work-orders", title: "Work orders", group: "Contractor work",
     load: () => import("./pages/contractor-work-orders.js"),
     allowed: (s) => contractorAccess(s).can(CONTRACTOR_PERM.workOrders) },
@@ -49,8 +49,7 @@ const PAGES = [
 ];
 
 function hasContractorPermission(session) {
-  return session.permissions.some((p) => p.startsWith("contractor")) ||
-    session.roles.some((r) => r === "contractor" || r === "contractor_staff");
+  return contractorAccess(session).any;
 }
 
 /** `#timeline?start=2026-12-01&status=assigned` → { page: "timeline", params: {start, status} }. */

@@ -85,7 +85,8 @@ from chalicelib.domain.contractors.settings import (
     ContractorAddOns,
     InvoiceActionNotifications,
 )
-from chalicelib.domain.contractors.work_orders import PsrRequest
+from chalicelib.domain.contractors.transactions import BillingTransaction
+from chalicelib.domain.contractors.work_orders import PsrRequest, WorkOrder
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.services.contractors.service import ContractorService, InvoiceView
 
@@ -115,8 +116,20 @@ def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _invoice(view: InvoiceView) -> InvoiceOut:
-    return InvoiceOut.view(view.invoice, view.bts, view.payee, view.actions)
+def _invoice(call: Call, view: InvoiceView) -> InvoiceOut:
+    units = _service().unit_labels(call.principal)
+    return InvoiceOut.view(view.invoice, view.bts, view.payee, view.actions, units)
+
+
+def _work_order(call: Call, work_order: WorkOrder) -> WorkOrderOut:
+    """A work order with its linked cases' numbers and names (contractors cannot read /matters)."""
+    return WorkOrderOut.of(work_order, _service().case_labels(call.principal, [work_order]))
+
+
+def _bts(call: Call, bts: list[BillingTransaction]) -> list[BtOut]:
+    """BTs with the unit their rate is per, by its label."""
+    units = _service().unit_labels(call.principal) if bts else {}
+    return [BtOut.of(bt, units) for bt in bts]
 
 
 # ------------------------------------------------------------------ settings, lookups, pay periods
@@ -302,7 +315,7 @@ def update_contractor(call: Call, contractor_kind: str, contractor_id: str) -> C
     response=StandingOut,
 )
 def standing(call: Call, contractor_kind: str, contractor_id: str) -> StandingOut:
-    return StandingOut.of(_service().standing(call.principal, _ref(contractor_kind, contractor_id)))
+    return StandingOut.of(*_service().standing(call.principal, _ref(contractor_kind, contractor_id)))
 
 
 @api.route(
@@ -317,7 +330,7 @@ def set_annual_allocation(call: Call, contractor_kind: str, contractor_id: str) 
     result = _service().set_annual_allocation(
         call.principal, _ref(contractor_kind, contractor_id), _decimal(body.amount), body.version
     )
-    return StandingOut.of(result)
+    return StandingOut.of(*result)
 
 
 @api.route(
@@ -393,7 +406,7 @@ def copy_fee_structures(call: Call, contractor_kind: str, contractor_id: str) ->
     response_is_list=True,
 )
 def pool(call: Call, contractor_kind: str, contractor_id: str) -> list[BtOut]:
-    return [BtOut.of(bt) for bt in _service().pool(call.principal, _ref(contractor_kind, contractor_id))]
+    return _bts(call, _service().pool(call.principal, _ref(contractor_kind, contractor_id)))
 
 
 # ------------------------------------------------------------------ catalog
@@ -646,7 +659,10 @@ def list_work_orders(call: Call) -> WorkOrderPage:
     page = _service().work_orders(
         call.principal, query.status.value if query.status else None, query.cursor, query.limit
     )
-    return WorkOrderPage(items=[WorkOrderOut.of(wo) for wo in page.items], next_cursor=page.next_cursor)
+    cases = _service().case_labels(call.principal, page.items)
+    return WorkOrderPage(
+        items=[WorkOrderOut.of(wo, cases) for wo in page.items], next_cursor=page.next_cursor
+    )
 
 
 @api.route(
@@ -671,15 +687,15 @@ def create_work_order(call: Call) -> WorkOrderOut:
         expense_types=body.expense_types,
         template_id=body.template_id,
     )
-    return WorkOrderOut.of(created)
+    return _work_order(call, created)
 
 
 @api.route(_WO, "GET", summary="A work order with its billing transactions", response=WorkOrderDetailOut)
 def get_work_order(call: Call, work_order_id: str) -> WorkOrderDetailOut:
     work_order, bts, receipts = _service().work_order(call.principal, work_order_id)
     return WorkOrderDetailOut(
-        work_order=WorkOrderOut.of(work_order),
-        billing_transactions=[BtOut.of(bt) for bt in bts],
+        work_order=_work_order(call, work_order),
+        billing_transactions=_bts(call, bts),
         receipts=[ReceiptOut.of(r) for r in receipts],
     )
 
@@ -702,7 +718,7 @@ def edit_work_order(call: Call, work_order_id: str) -> WorkOrderOut:
     changes.update(
         {name: getattr(body, name) for name in ("start_date", "end_date") if name in body.model_fields_set}
     )
-    return WorkOrderOut.of(_service().edit_work_order(call.principal, work_order_id, body.version, changes))
+    return _work_order(call, _service().edit_work_order(call.principal, work_order_id, body.version, changes))
 
 
 @api.route(
@@ -711,7 +727,7 @@ def edit_work_order(call: Call, work_order_id: str) -> WorkOrderOut:
 def add_psr(call: Call, work_order_id: str) -> WorkOrderOut:
     body: PsrIn = call.body
     request = _psr_request(body.product_id, body.description, body.requested_units)
-    return WorkOrderOut.of(_service().add_psr(call.principal, work_order_id, body.version, request))
+    return _work_order(call, _service().add_psr(call.principal, work_order_id, body.version, request))
 
 
 @api.route(f"{_WO}/psrs/{{psr_id}}", "PATCH", summary="Edit a PSR", body=PsrUpdate, response=WorkOrderOut)
@@ -724,7 +740,9 @@ def edit_psr(call: Call, work_order_id: str, psr_id: str) -> WorkOrderOut:
         changes["requested_units"] = Decimal(body.requested_units)
     if body.rate is not None:
         changes["rate"] = Decimal(body.rate)
-    return WorkOrderOut.of(_service().edit_psr(call.principal, work_order_id, psr_id, body.version, changes))
+    return _work_order(
+        call, _service().edit_psr(call.principal, work_order_id, psr_id, body.version, changes)
+    )
 
 
 @api.route(
@@ -736,7 +754,7 @@ def edit_psr(call: Call, work_order_id: str, psr_id: str) -> WorkOrderOut:
 )
 def delete_psr(call: Call, work_order_id: str, psr_id: str) -> WorkOrderOut:
     query: VersionQuery = call.query
-    return WorkOrderOut.of(_service().delete_psr(call.principal, work_order_id, psr_id, query.version))
+    return _work_order(call, _service().delete_psr(call.principal, work_order_id, psr_id, query.version))
 
 
 @api.route(
@@ -744,7 +762,7 @@ def delete_psr(call: Call, work_order_id: str, psr_id: str) -> WorkOrderOut:
 )
 def complete(call: Call, work_order_id: str) -> WorkOrderOut:
     body: VersionBody = call.body
-    return WorkOrderOut.of(_service().complete_work_order(call.principal, work_order_id, body.version))
+    return _work_order(call, _service().complete_work_order(call.principal, work_order_id, body.version))
 
 
 @api.route(
@@ -752,14 +770,14 @@ def complete(call: Call, work_order_id: str) -> WorkOrderOut:
 )
 def reopen(call: Call, work_order_id: str) -> WorkOrderOut:
     body: VersionBody = call.body
-    return WorkOrderOut.of(_service().reopen_work_order(call.principal, work_order_id, body.version))
+    return _work_order(call, _service().reopen_work_order(call.principal, work_order_id, body.version))
 
 
 @api.route(f"{_WO}/cases", "POST", summary="Link or unlink cases", body=CaseLinkIn, response=WorkOrderOut)
 def link_cases(call: Call, work_order_id: str) -> WorkOrderOut:
     body: CaseLinkIn = call.body
     changed = _service().link_cases(call.principal, work_order_id, body.version, body.link, body.unlink)
-    return WorkOrderOut.of(changed)
+    return _work_order(call, changed)
 
 
 @api.route(
@@ -772,7 +790,7 @@ def link_cases(call: Call, work_order_id: str) -> WorkOrderOut:
 def allow_expense_type(call: Call, work_order_id: str) -> WorkOrderOut:
     body: ExpenseTypeIn = call.body
     changed = _service().allow_expense_type(call.principal, work_order_id, body.version, body.expense_type)
-    return WorkOrderOut.of(changed)
+    return _work_order(call, changed)
 
 
 @api.route(
@@ -785,7 +803,7 @@ def allow_expense_type(call: Call, work_order_id: str) -> WorkOrderOut:
 def remove_expense_type(call: Call, work_order_id: str, expense_type: str) -> WorkOrderOut:
     query: VersionQuery = call.query
     changed = _service().remove_expense_type(call.principal, work_order_id, query.version, expense_type)
-    return WorkOrderOut.of(changed)
+    return _work_order(call, changed)
 
 
 @api.route(
@@ -845,7 +863,7 @@ def log_bt(call: Call, work_order_id: str) -> BtOut:
         description=body.description,
         matter_id=body.matter_id,
     )
-    return BtOut.of(bt)
+    return _bts(call, [bt])[0]
 
 
 @api.route(
@@ -861,7 +879,7 @@ def revise_bt(call: Call, work_order_id: str, bt_id: str) -> BtOut:
     for name in ("units", "amount"):
         if name in changes:
             changes[name] = Decimal(changes[name])
-    return BtOut.of(_service().revise_bt(call.principal, work_order_id, bt_id, body.version, changes))
+    return _bts(call, [_service().revise_bt(call.principal, work_order_id, bt_id, body.version, changes)])[0]
 
 
 @api.route(
@@ -914,7 +932,7 @@ def create_invoice(call: Call) -> InvoiceOut:
         due_date=body.due_date,
         note=body.note,
     )
-    return _invoice(view)
+    return _invoice(call, view)
 
 
 @api.route(
@@ -938,7 +956,7 @@ def bulk(call: Call) -> list[BulkResultOut]:
     response=InvoiceOut,
 )
 def get_invoice(call: Call, invoice_id: str) -> InvoiceOut:
-    return _invoice(_service().invoice(call.principal, invoice_id))
+    return _invoice(call, _service().invoice(call.principal, invoice_id))
 
 
 @api.route(
@@ -952,7 +970,7 @@ def act(call: Call, invoice_id: str) -> InvoiceOut:
     body: InvoiceActionIn = call.body
     view = _service().act(call.principal, invoice_id, InvoiceAction(body.action), body.version, body.params())
     assert view is not None  # only delete removes an invoice, and it has its own route
-    return _invoice(view)
+    return _invoice(call, view)
 
 
 @api.route(

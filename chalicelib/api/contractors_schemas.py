@@ -7,9 +7,10 @@ description, so it is part of ``/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -30,6 +31,9 @@ from chalicelib.domain.contractors.permissions import InvoiceAction
 from chalicelib.domain.contractors.settings import ContractorSettings
 from chalicelib.domain.contractors.transactions import BillingTransaction, ReceiptDocument
 from chalicelib.domain.contractors.work_orders import Psr, WorkOrder, WorkOrderStatus, WorkOrderTemplate
+
+if TYPE_CHECKING:
+    from chalicelib.services.contractors.service import CaseLabel
 
 MONEY_RULE = (
     "An exact decimal, as a string. A line amount is units x rate (or a formula's result, or a "
@@ -292,9 +296,13 @@ class StandingOut(ApiModel):
     used: Decimal = Field(description=f"approved for payment this fiscal year to date. {MONEY_RULE}")
     remaining: Decimal | None
     over_threshold: bool
+    version: int = Field(
+        description="the version of the contractor's own annual allocation (0: none set yet); send it to "
+        "PUT …/annual-allocation"
+    )
 
     @classmethod
-    def of(cls, standing: AnnualStanding) -> StandingOut:
+    def of(cls, standing: AnnualStanding, version: int) -> StandingOut:
         return cls(
             year_start=standing.year_start,
             year_end=standing.year_end,
@@ -302,6 +310,7 @@ class StandingOut(ApiModel):
             used=standing.used,
             remaining=standing.remaining,
             over_threshold=standing.over_threshold,
+            version=version,
         )
 
 
@@ -642,12 +651,24 @@ class PsrOut(ApiModel):
         )
 
 
+class CaseLabelOut(ApiModel):
+    """A linked case as a work order shows it: number and name only."""
+
+    matter_id: str
+    number: str | None = Field(description="None when the case no longer exists")
+    name: str | None
+
+
 class WorkOrderOut(ApiModel):
     work_order_id: str
     assignee: ContractorRefOut
     title: str
     description: str
     matter_ids: list[str]
+    cases: list[CaseLabelOut] = Field(
+        description="the linked cases' numbers and names, in the order of matter_ids (what the contractor "
+        "needs to know of a case: not its client or its other fields)"
+    )
     start_date: date | None
     end_date: date | None
     status: WorkOrderStatus
@@ -658,13 +679,22 @@ class WorkOrderOut(ApiModel):
     version: int
 
     @classmethod
-    def of(cls, work_order: WorkOrder) -> WorkOrderOut:
+    def of(cls, work_order: WorkOrder, cases: Mapping[str, CaseLabel]) -> WorkOrderOut:
+        labels = [cases.get(m) for m in work_order.matter_ids]
         return cls(
             work_order_id=work_order.work_order_id,
             assignee=ContractorRefOut.of(work_order.assignee),
             title=work_order.title,
             description=work_order.description,
             matter_ids=list(work_order.matter_ids),
+            cases=[
+                CaseLabelOut(
+                    matter_id=m,
+                    number=label.number if label else None,
+                    name=label.name if label else None,
+                )
+                for m, label in zip(work_order.matter_ids, labels, strict=True)
+            ],
             start_date=work_order.start_date,
             end_date=work_order.end_date,
             status=work_order.status,
@@ -710,6 +740,12 @@ class BtOut(ApiModel):
     psr_id: str | None
     units: Decimal | None
     rate: Decimal | None = Field(description=f"the rate it was priced at. {MONEY_RULE}")
+    unit_type: str | None = Field(
+        description="the fee unit type the rate is per (a key of contractor_fee_unit_type), locked with the "
+        "rate; None for expenses"
+    )
+    unit: str | None = Field(description="that unit's label, e.g. 'Hour' (the rate is per one of it)")
+    minutes_per_unit: int | None = Field(description="for a time-based unit, its length in minutes")
     minutes: int | None
     formula_inputs: list[Decimal] | None
     expense_type: str | None
@@ -721,7 +757,8 @@ class BtOut(ApiModel):
     version: int
 
     @classmethod
-    def of(cls, bt: BillingTransaction) -> BtOut:
+    def of(cls, bt: BillingTransaction, unit_labels: Mapping[str, str]) -> BtOut:
+        """``unit_labels``: the firm's fee unit type labels by key (a key no longer listed names itself)."""
         return cls(
             bt_id=bt.bt_id,
             work_order_id=bt.work_order_id,
@@ -735,6 +772,9 @@ class BtOut(ApiModel):
             psr_id=bt.psr_id,
             units=bt.units,
             rate=bt.rate,
+            unit_type=bt.unit_type,
+            unit=unit_labels.get(bt.unit_type, bt.unit_type) if bt.unit_type else None,
+            minutes_per_unit=bt.minutes_per_unit,
             minutes=bt.minutes,
             formula_inputs=[bt.formula_inputs.primary, bt.formula_inputs.secondary]
             if bt.formula_inputs
@@ -960,7 +1000,12 @@ class InvoiceOut(InvoiceSummaryOut):
 
     @classmethod
     def view(
-        cls, invoice: Invoice, bts: list[BillingTransaction], payee: str, actions: frozenset[InvoiceAction]
+        cls,
+        invoice: Invoice,
+        bts: list[BillingTransaction],
+        payee: str,
+        actions: frozenset[InvoiceAction],
+        unit_labels: Mapping[str, str],
     ) -> InvoiceOut:
         summary = InvoiceSummaryOut.of(invoice).model_dump()
         return cls(
@@ -981,5 +1026,7 @@ class InvoiceOut(InvoiceSummaryOut):
             payment_reference=invoice.payment_reference,
             dispute_count=invoice.dispute_count,
             available_actions=sorted(actions),
-            billing_transactions=[BtOut.of(bt) for bt in sorted(bts, key=lambda b: (b.work_date, b.bt_id))],
+            billing_transactions=[
+                BtOut.of(bt, unit_labels) for bt in sorted(bts, key=lambda b: (b.work_date, b.bt_id))
+            ],
         )

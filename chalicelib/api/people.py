@@ -14,7 +14,16 @@ api = Api(people, "people")
 @api.route("/me", "GET", summary="The signed-in user, their firm and permissions", response=MeOut)
 def me(call: Call) -> MeOut:
     roster = services().roster
-    return MeOut.of(roster.me(call.principal), roster.firm_of(call.principal), call.principal)
+    # The contractor module's own permissions, from the firm's mapping of the caller's roles, so the
+    # console shows each contractor page from what the API will allow rather than guessing from roles.
+    access = services().contractors.access(call.principal)
+    return MeOut.of(
+        roster.me(call.principal),
+        roster.firm_of(call.principal),
+        call.principal,
+        contractor_permissions=[p.value for p in access.permissions],
+        contractor=(access.own.kind.value, access.own.contractor_id) if access.own else None,
+    )
 
 
 @api.route("/users", "GET", summary="The firm's roster, a page at a time", query=PageQuery, response=UserPage)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -80,16 +81,46 @@ class FirmOut(ApiModel):
         return cls(firm_id=firm.firm_id, name=firm.name, time_zone=firm.time_zone)
 
 
+class ContractorSelfOut(ApiModel):
+    """Who a contractor user is in the contractor module (they see only their own records)."""
+
+    kind: str
+    contractor_id: str
+
+
 class MeOut(ApiModel):
     """The signed-in person, their firm, and what they may do."""
 
     user: UserOut
     firm: FirmOut
     permissions: list[Permission]
+    contractor_permissions: list[str] = Field(
+        description="the contractor module permissions the firm gives the caller's roles (e.g. "
+        "'contractor:invoice-verify'); empty when none"
+    )
+    contractor: ContractorSelfOut | None = Field(
+        description="set for a contractor user: the contractor they are, whose records alone they see"
+    )
 
     @classmethod
-    def of(cls, user: User, firm: Firm, principal: Principal) -> MeOut:
-        return cls(user=UserOut.of(user), firm=FirmOut.of(firm), permissions=sorted(principal.permissions))
+    def of(
+        cls,
+        user: User,
+        firm: Firm,
+        principal: Principal,
+        contractor_permissions: Iterable[str] = (),
+        contractor: tuple[str, str] | None = None,
+    ) -> MeOut:
+        """``contractor``: (kind, contractor id) of a contractor user."""
+        return cls(
+            user=UserOut.of(user),
+            firm=FirmOut.of(firm),
+            permissions=sorted(principal.permissions),
+            contractor_permissions=sorted(contractor_permissions),
+            contractor=ContractorSelfOut(kind=contractor[0], contractor_id=contractor[1])
+            if contractor
+            else None,
+        )
 
 
 Email = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

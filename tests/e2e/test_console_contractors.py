@@ -148,6 +148,7 @@ def seed_contractor_firm(admin: Api, staff: Api, casey: Api) -> dict[str, Any]:
     return {
         "contractor": contractor,
         "work_order": work_order,
+        "matter": matter,
         "bt_ids": [research["bt_id"], mileage["bt_id"]],
     }
 
@@ -217,6 +218,12 @@ def test_an_invoice_goes_from_pending_transactions_through_a_dispute_to_paid(
     page.get_by_role("button", name="Log transaction").click()
     page.locator("#wo-status-line", has_text="Logged $3.00").wait_for()
     assert page.locator("#wo-bts tbody tr").count() == 3
+    # Each transaction says what its rate is per, and Casey (who may not read /matters) sees the case named.
+    logged = page.locator("#wo-bts").inner_text()
+    assert "150 min at $150.00 per hour" in logged and "30 \u00d7 $0.10 each" in logged
+    matter = seeded["matter"]
+    summary = page.locator("dl.cw-facts", has_text="Assigned to").inner_text()
+    assert f"{matter['number']} {matter['name']}" in summary
     shot(page, "work-order")
     copies = next(
         bt
@@ -234,6 +241,7 @@ def test_an_invoice_goes_from_pending_transactions_through_a_dispute_to_paid(
     page.get_by_role("button", name="Create draft invoice").click()
     page.locator(".page[data-invoice-status=draft]").wait_for()
     invoice_id = page.locator(".page h1").inner_text().removeprefix("Invoice ")
+    assert "150 min at $150.00 per hour" in page.locator("#invoice-bts").inner_text()
     page.get_by_role("button", name="Submit for review").click()
     page.locator(".page[data-invoice-status=submitted]").wait_for()
     # The contractor is offered nothing of the staff's review.
@@ -302,7 +310,7 @@ def test_an_invoice_goes_from_pending_transactions_through_a_dispute_to_paid(
 
 
 def test_each_role_sees_only_its_contractor_pages_and_every_control_is_labelled(
-    devstack: Any, seeded: dict[str, Any], browser_page: Any
+    devstack: Any, apis: dict[str, Api], seeded: dict[str, Any], browser_page: Any
 ) -> None:
     page = browser_page
     sign_in(page, devstack.web, "Casey Contractor")
@@ -334,10 +342,26 @@ def test_each_role_sees_only_its_contractor_pages_and_every_control_is_labelled(
         assert errors.count() == 0, errors.first.inner_text()
         assert unlabelled_controls(page) == [], hash_
         shot(page, name)
+    # The work order list names each case, from the work orders themselves.
+    open_page(page, "contractor-work-orders")
+    matter = seeded["matter"]
+    assert f"{matter['number']} {matter['name']}" in page.locator("#wo-table").inner_text()
     # The case shows its budget, and Casey among the contractors recommended for it.
     open_page(page, f"contractor-setup?tab=cases&matter={case_id}")
     assert "Casey Contractor" in page.locator("#recommended-table").inner_text()
     assert page.locator("#case-budget").is_visible()
+    # Casey's annual allocation can be set, and then changed again (the standing names its version).
+    allocation = f"/contractor/contractors/user/{casey['contractor_id']}"
+    before = apis[FIONA].call("GET", f"{allocation}/standing")["version"]
+    open_page(page, "contractor-setup?tab=allocations")
+    for amount, shown in (("250000.00", "$250,000.00"), ("", "No limit")):
+        page.get_by_role("button", name="Set the annual allocation of Casey Contractor").click()
+        page.locator("dialog[open]").get_by_label("Allocation").fill(amount)
+        page.locator("dialog[open]").get_by_role("button", name="Save").click()
+        # The tab draws again from the API once saved: the row shows the new allocation.
+        page.locator("#annual-table tr", has_text="Casey Contractor").filter(has_text=shown).wait_for()
+    standing = apis[FIONA].call("GET", f"{allocation}/standing")
+    assert standing["version"] == before + 2 and standing["allocation"] is None
     # A tablet: the invoice list still fits, the navigation folds into the menu.
     page.set_viewport_size({"width": 820, "height": 1100})
     open_page(page, "contractor-invoices?status=paid")

@@ -16,8 +16,8 @@ export const PERM = {
   admin: "contractor:admin",
 };
 
-// What a firm starts with (chalicelib/domain/contractors/permissions.py, DEFAULT_ROLE_PERMISSIONS). `/me`
-// lists only firm permissions today; when it lists contractor ones too, those win (see contractorAccess).
+// What a firm starts with (chalicelib/domain/contractors/permissions.py, DEFAULT_ROLE_PERMISSIONS): only a
+// fallback for an API whose `/me` does not list `contractor_permissions` (see contractorAccess).
 const ALL = Object.values(PERM);
 const ROLE_DEFAULTS = {
   firm_admin: ALL,
@@ -31,15 +31,22 @@ const ROLE_DEFAULTS = {
  */
 export function contractorAccess(session) {
   if (session._contractor) return session._contractor;
-  const listed = session.permissions.filter((p) => p.startsWith("contractor:"));
-  const granted = new Set(listed.length ? listed : session.roles.flatMap((role) => ROLE_DEFAULTS[role] || []));
-  const isContractor = session.roles.includes("contractor");
+  const me = session.me || {};
+  // `/me` says what the firm's permission mapping gives this person; only an API without it is guessed
+  // from roles.
+  const fromApi = Array.isArray(me.contractor_permissions);
+  const granted = new Set(fromApi ? me.contractor_permissions
+    : session.roles.flatMap((role) => ROLE_DEFAULTS[role] || []));
+  const self = fromApi ? me.contractor || null
+    : session.roles.includes("contractor") ? { kind: "user", contractor_id: me.user.user_id } : null;
+  const isContractor = self !== null;
   session._contractor = {
     can: (permission) => granted.has(permission),
     any: granted.size > 0,
     isContractor,
     isStaff: !isContractor && granted.size > 0,
-    self: isContractor ? { kind: "user", contractor_id: session.me.user.user_id } : null,
+    self,
+    fromApi,
   };
   return session._contractor;
 }
@@ -76,6 +83,24 @@ export function sumMoney(values) {
   const sign = cents < 0n ? "-" : "";
   const abs = cents < 0n ? -cents : cents;
   return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+}
+
+/** The unit a BT's rate is per, in words ("hour", "page"); "unit" when the API does not say. */
+export function unitWord(bt) {
+  return String(bt.unit || bt.unit_type || "unit").toLowerCase();
+}
+
+/** How a BT's amount came about: "3 × $150.00 each", "150 min at $150.00 per hour", "formula (2, 3)",
+ * or the expense type. */
+export function pricing(bt, expenseLabels = new Map()) {
+  if (bt.bt_type === "expense_reimbursement") return expenseLabels.get(bt.expense_type) || bt.expense_type || "Expense";
+  if (bt.bt_type === "timeslip") {
+    return bt.rate === null || bt.rate === undefined
+      ? `${bt.minutes} min (not billed by time)` : `${bt.minutes} min at ${money(bt.rate)} per ${unitWord(bt)}`;
+  }
+  if (bt.formula_inputs) return `formula (${bt.formula_inputs.map(quantity).join(", ")})`;
+  const unit = unitWord(bt);
+  return `${quantity(bt.units)} × ${money(bt.rate)} ${unit === "each" ? "each" : `per ${unit}`}`;
 }
 
 export const INVOICE_STATUSES = [

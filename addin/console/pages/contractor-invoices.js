@@ -7,7 +7,7 @@
 import { query } from "../../shared/api.js";
 import { busy, card, dateTime, dialog, explain, field, h, select, statusLine, table } from "../util.js";
 import {
-  BT_STATUS_LABELS, BT_TYPE_LABELS, INVOICE_STATUSES, PERM, contractorAccess, contractorName, contractorsByKey,
+  BT_STATUS_LABELS, BT_TYPE_LABELS, INVOICE_STATUSES, PERM, contractorAccess, pricing, unitWord, contractorName, contractorsByKey,
   downloadBase64, facts as factList, humanize, invoiceStatusLabel, lookupLabels, loadChart, money, problemBox, quantity, refKey, statusChip, sumMoney, tabPanel, tabs,
 } from "./contractor-common.js";
 
@@ -288,13 +288,6 @@ function btLabel(bt) {
   return `${BT_TYPE_LABELS[bt.bt_type] || bt.bt_type} of ${bt.work_date}, ${money(bt.amount)}${bt.description ? `: ${bt.description}` : ""}`;
 }
 
-/** How a BT's amount came about: "3 × $150.00", "45 min at $150.00 per unit", "Mileage". */
-function pricing(bt) {
-  if (bt.bt_type === "expense_reimbursement") return bt.expense_type || "Expense";
-  if (bt.bt_type === "timeslip") return `${bt.minutes} min at ${money(bt.rate)} per unit`;
-  if (bt.formula_inputs) return `formula (${bt.formula_inputs.map(quantity).join(", ")})`;
-  return `${quantity(bt.units)} × ${money(bt.rate)}`;
-}
 
 // ------------------------------------------------------------------ one invoice
 
@@ -553,7 +546,7 @@ function reviseBt(ctx, invoice, bt, ops) {
   const body = h("div", {}, bt.review_note ? h("p", { class: "cw-reason" }, `Reason given: ${bt.review_note}`) : null);
   const add = (label, name, control, hint) => { control.dataset.param = name; inputs.push(control); body.append(field(label, control, hint)); };
   if (bt.bt_type === "product_service" && !bt.formula_inputs) {
-    add("Units", "units", h("input", { id: "revise-units", inputmode: "decimal", value: quantity(bt.units) }), `At ${money(bt.rate)} each; up to 4 decimals.`);
+    add("Units", "units", h("input", { id: "revise-units", inputmode: "decimal", value: quantity(bt.units) }), `At ${money(bt.rate)} ${unitWord(bt) === "each" ? "each" : `per ${unitWord(bt)}`}; up to 4 decimals.`);
   } else if (bt.bt_type === "timeslip") {
     add("Minutes", "minutes", h("input", { id: "revise-minutes", type: "number", min: 1, max: 1440, value: bt.minutes }));
   } else if (bt.bt_type === "expense_reimbursement") {

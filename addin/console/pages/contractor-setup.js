@@ -395,9 +395,10 @@ function annualDialog(ctx, contractor, standing) {
   cancel.onclick = () => box.close();
   save.onclick = () => busy(save, async () => {
     try {
-      // The API does not report this allocation's version yet; 0 sets it the first time (see the report).
+      // The standing names the version of the contractor's own allocation (0 before the first save): a
+      // change someone else saved meanwhile is refused (409) rather than overwritten.
       await ctx.session.call("PUT", `/contractor/contractors/${contractor.kind}/${encodeURIComponent(contractor.contractor_id)}/annual-allocation`,
-        { version: 0, amount: amount.value.trim() || null });
+        { version: standing.version ?? 0, amount: amount.value.trim() || null });
       box.close();
       ctx.navigate(PAGE, { tab: "allocations", saved: Date.now() });
     } catch (error) {

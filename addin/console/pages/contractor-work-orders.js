@@ -7,7 +7,7 @@ import { matterLabel, matterPicker, resolveMatters } from "../matters.js";
 import { busy, card, dialog, explain, field, h, isoDay, select, statusLine, table } from "../util.js";
 import {
   BT_TYPE_LABELS, PERM, contractorAccess, facts, contractorName, contractorsByKey, downloadBase64, fileToBase64, money,
-  problemBox, quantity, refKey, statusChip,
+  pricing, problemBox, quantity, refKey, statusChip,
 } from "./contractor-common.js";
 
 const PAGE = "contractor-work-orders";
@@ -22,8 +22,16 @@ export async function render(ctx, root) {
 
 // ------------------------------------------------------------------ the list
 
-/** The cases' numbers and names, for those who may read matters (contractors may not: they see ids). */
-function casesOf(session, ids) {
+/**
+ * The linked cases' numbers and names by matter id. Work orders carry them (`cases`), so contractors, who
+ * may not read /matters, see them too; an older API without them is asked /matters, where allowed.
+ */
+function casesOf(session, workOrders) {
+  if (workOrders.every((wo) => Array.isArray(wo.cases))) {
+    const known = workOrders.flatMap((wo) => wo.cases).filter((c) => c.number !== null);
+    return Promise.resolve({ matters: new Map(known.map((c) => [c.matter_id, c])) });
+  }
+  const ids = workOrders.flatMap((wo) => wo.matter_ids);
   return session.can("matters:read") ? resolveMatters(session.call, ids) : Promise.resolve({ matters: new Map() });
 }
 
@@ -38,7 +46,7 @@ async function workOrderList(ctx, root, access) {
     session.call("GET", `/contractor/work-orders${query({ status, limit: 200 })}`),
     contractorsByKey(session.call),
   ]);
-  const { matters } = await casesOf(session, page.items.flatMap((wo) => wo.matter_ids));
+  const { matters } = await casesOf(session, page.items);
 
   const statusSelect = select([["", "Any status"], ["open", "Open"], ["complete", "Complete"]], status, { id: "wo-status" });
   const search = h("input", { type: "search", id: "wo-search", value: text, placeholder: "Title or case number" });
@@ -192,7 +200,7 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
   const open = wo.status === "open";
   const canEdit = access.can(PERM.workOrders);
   const [byKey, { matters }, products] = await Promise.all([
-    contractorsByKey(session.call), casesOf(session, wo.matter_ids),
+    contractorsByKey(session.call), casesOf(session, [wo]),
     session.call("GET", "/contractor/products").catch(() => []),
   ]);
   const problem = problemBox();
@@ -255,7 +263,7 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
   // Billing transactions.
   const btRows = bts.map((bt) => [
     h("span", { class: "nowrap" }, bt.work_date), BT_TYPE_LABELS[bt.bt_type], h("span", {}, bt.description || "—", receiptButtons(session, path, bt.receipts)),
-    bt.bt_type === "expense_reimbursement" ? bt.expense_type : bt.bt_type === "timeslip" ? `${bt.minutes} min` : `${quantity(bt.units)} × ${money(bt.rate)}`,
+    pricing(bt),
     h("span", { class: "num" }, money(bt.amount)), statusChip(bt.status),
     bt.invoice_id ? h("a", { href: `#contractor-invoices?id=${encodeURIComponent(bt.invoice_id)}` }, bt.invoice_id) : "—",
     access.can(PERM.deleteBt) && ["pending", "disputed"].includes(bt.status) && !bt.invoice_id

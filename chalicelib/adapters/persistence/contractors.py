@@ -29,7 +29,8 @@ Screens and their one Query: the invoice queue by status (GSI2 ``C#INVSTATUS#{st
 invoices (GSI1 ``C#INVOF#{who}``, by status with a prefix); a contractor's non-invoiced BTs (GSI1
 ``C#POOL#{who}``); an invoice's BTs (GSI1 ``C#INVBT#{inv}``); a work order with its BTs and receipts
 (``C#WO#{wo}``); a case's contractor block: work orders, assignments, allocation, log, service records
-(``C#CASE#{matter}``); a case's BTs for its budget (GSI2 ``C#CASEBT#{matter}``).
+(``C#CASE#{matter}``); a case's BTs for its budget (GSI2 ``C#CASEBT#{matter}``); every contractor's
+open work orders, counted for the recommended-contractors list (GSI2 ``C#WOS``, prefix ``open#``).
 
 Every change is conditional on the record's ``version`` (invoices also on their expected ``status``) and
 is one transaction with its audit record (``VersionedWriter.audit_item``).
@@ -634,6 +635,18 @@ class TableContractorRepository:
             start_after=_cursor(cursor, f"{index}PK", pk),
         )
         return Page([self._load(WorkOrder, item) for item in page.items], encode_cursor(page.last_key))
+
+    def open_work_order_counts(self, firm_id: str) -> dict[ContractorRef, int]:
+        """How many open work orders each contractor has: ONE Query (GSI2 ``C#WOS``, sort keys beginning
+        ``open#``), counted by the assignee named in each item's GSI1 key, so no work order is decoded.
+        Its cost follows the firm's open work orders (completed ones are outside the key range), paged
+        by DynamoDB's 1 MB limit."""
+        counts: dict[ContractorRef, int] = {}
+        marker = "#WOSOF#"
+        for item in self._query_all(f"{_c(firm_id)}#WOS", KeyRange(prefix="open#"), index="GSI2"):
+            who = _ref_from_key(str(item["GSI1PK"]).rsplit(marker, 1)[-1])
+            counts[who] = counts.get(who, 0) + 1
+        return counts
 
     def save_work_order(self, work_order: WorkOrder, actor: str, action: str) -> WorkOrder:
         """Save the WO with its case links kept in step (links to unlinked cases are removed)."""

@@ -26,6 +26,7 @@ Public API:
 - ``BillingTransaction``, ``ReceiptDocument``, ``ServiceRecord``, ``BtChange``, ``FormulaInputs``.
 - ``DELETABLE_STATUSES``, ``POOL_STATUSES``, ``EXPENSE_CATEGORY``, ``UNCATEGORIZED``.
 - ``log_product_service``, ``log_timeslip``, ``log_expense``, ``revise_bt``, ``delete_bt`` (-> ``BtChange``);
+  ``with_psr_unit(bt, work_order)`` (the unit of a BT logged before BTs recorded it);
   ``service_record_id_for(bt_id)``.
 - For invoices: ``in_pool(bt)``, ``attach_to_invoice``, ``release_from_invoice``, ``record_decision``,
   ``reset_review``, ``mark_paid``.
@@ -121,6 +122,11 @@ class BillingTransaction:
     created_at: datetime | None = None
     created_by: str = ""
     version: int = 0
+    # The unit its rate is per (the PSR's fee unit type, locked with the rate when the BT was logged);
+    # ``minutes_per_unit`` is set for time-based units. Both None on expenses and on BTs logged before
+    # they were recorded (``with_psr_unit`` fills those in from the work order).
+    unit_type: str | None = None
+    minutes_per_unit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,8 @@ def log_product_service(
         matter_id=matter,
         created_at=at,
         created_by=actor,
+        unit_type=psr.unit_type,
+        minutes_per_unit=psr.minutes_per_unit,
     )
     return BtChange(bt, (_logged(bt, actor, at),))
 
@@ -231,9 +239,22 @@ def log_timeslip(
         service_record_id=service_record_id_for(bt_id) if matter else None,
         created_at=at,
         created_by=actor,
+        unit_type=psr.unit_type,
+        minutes_per_unit=psr.minutes_per_unit,
     )
     record = _service_record(bt)
     return BtChange(bt, (_logged(bt, actor, at),), service_record=record)
+
+
+def with_psr_unit(bt: BillingTransaction, work_order: WorkOrder) -> BillingTransaction:
+    """The BT with its rate's unit, taken from its PSR when the BT predates recording it (a PSR's unit is
+    locked when the PSR is added, so it is the unit the BT was priced in)."""
+    if bt.unit_type is not None or bt.psr_id is None:
+        return bt
+    psr = next((p for p in work_order.psrs if p.psr_id == bt.psr_id), None)
+    if psr is None:
+        return bt
+    return replace(bt, unit_type=psr.unit_type, minutes_per_unit=psr.minutes_per_unit)
 
 
 def log_expense(

@@ -101,6 +101,7 @@ from chalicelib.domain.contractors.transactions import (
     log_product_service,
     log_timeslip,
     revise_bt,
+    with_psr_unit,
 )
 from chalicelib.domain.contractors.work_orders import (
     BulkCompleteConfig,
@@ -180,6 +181,16 @@ class BulkResult:
 
 
 @dataclass(frozen=True)
+class CaseLabel:
+    """What a work order shows of a linked case: its number and name, nothing more (a contractor may
+    not read the matter itself, its client or its other fields)."""
+
+    matter_id: str
+    number: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
 class CaseView:
     """A case's contractor block: assignments, work orders, allocation, its log and budget."""
 
@@ -220,6 +231,11 @@ class ContractorService:
     def _actor_of(self, principal: Principal) -> ContractorActor:
         """The caller as the contractor module sees them: their roles' contractor permissions."""
         return actor_for(principal, self._role_permissions)
+
+    def access(self, principal: Principal) -> ContractorActor:
+        """The caller's contractor permissions (from the firm's mapping of their roles) and, for a
+        contractor, who they are: what ``/me`` tells the console so it need not guess from roles."""
+        return self._actor_of(principal)
 
     def _reader(self, principal: Principal) -> ContractorActor:
         """Anyone holding a contractor permission may read the module's shared configuration."""
@@ -441,10 +457,11 @@ class ContractorService:
         )
         return self._repo.save_contractor(changed, actor.actor)
 
-    def standing(self, principal: Principal, who: ContractorRef) -> AnnualStanding:
-        """The contractor's year to date against their annual allocation."""
+    def standing(self, principal: Principal, who: ContractorRef) -> tuple[AnnualStanding, int]:
+        """The contractor's year to date against their annual allocation, and the version of their own
+        allocation (0 while they have none), which setting it names."""
         self.contractor(principal, who)
-        return self._standing(principal.firm_id, who)
+        return self._standing(principal.firm_id, who), self._repo.annual_override(principal.firm_id, who)[1]
 
     def _standing(self, firm_id: str, who: ContractorRef) -> AnnualStanding:
         settings = self._repo.settings(firm_id)
@@ -461,17 +478,17 @@ class ContractorService:
 
     def set_annual_allocation(
         self, principal: Principal, who: ContractorRef, amount: Decimal | None, version: int
-    ) -> AnnualStanding:
-        """The contractor's own annual allocation (None: no limit)."""
+    ) -> tuple[AnnualStanding, int]:
+        """The contractor's own annual allocation (None: no limit); the standing and the new version."""
         actor = self._admin(principal)
         self.contractor(principal, who)
         current_version = self._repo.annual_override(principal.firm_id, who)[1]
         if current_version != version:
             raise StaleVersion("annual allocation", who.key)
-        self._repo.save_annual_override(
+        saved_version = self._repo.save_annual_override(
             principal.firm_id, AllocationOverride(who, amount), current_version, actor.actor
         )
-        return self._standing(principal.firm_id, who)
+        return self._standing(principal.firm_id, who), saved_version
 
     def recommended(
         self,
@@ -499,6 +516,7 @@ class ContractorService:
             assignment_types=self.assignment_types(),
             matter_id=matter_id,
             case_assignments=self._repo.case_assignments(firm_id, matter_id),
+            open_work_orders=self._repo.open_work_order_counts(firm_id),
             over_allocation=over,
         )
 
@@ -915,7 +933,25 @@ class ContractorService:
         if work_order is None:
             raise NotFound("no such work order")
         require_work_order_action(actor, work_order.assignee, WorkOrderAction.VIEW)
-        return work_order, bts, receipts
+        return work_order, [with_psr_unit(bt, work_order) for bt in bts], receipts
+
+    def case_labels(self, principal: Principal, work_orders: Sequence[WorkOrder]) -> dict[str, CaseLabel]:
+        """The number and name of each case linked to these work orders (which the caller was just given,
+        so may see), one Get per distinct case. A case since removed keeps only its id."""
+        firm_id = principal.firm_id
+        labels: dict[str, CaseLabel] = {}
+        for matter_id in dict.fromkeys(m for wo in work_orders for m in wo.matter_ids):
+            matter = self._matters.matter(firm_id, matter_id)
+            labels[matter_id] = CaseLabel(
+                matter_id, matter.number if matter else None, matter.name if matter else None
+            )
+        return labels
+
+    def unit_labels(self, principal: Principal) -> dict[str, str]:
+        """The firm's fee unit types by key ("hour" → "Hour"), to name the unit a BT's rate is per. Unit
+        labels are not confidential: this serves whoever was just shown the BTs."""
+        table = self._repo.lookup(principal.firm_id, LookupKind.FEE_UNIT_TYPE)[0]
+        return {value.key: value.label for value in table.values}
 
     def _change_work_order(
         self,
