@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,10 @@ class Api:
             return json.loads(response.read())
 
     def timeline(self) -> dict[str, Any]:
-        return self.get("/timeline")
+        # Yesterday to tomorrow: a capture made just before midnight in the user's zone is on yesterday.
+        today = datetime.now(UTC).date()
+        start, end = today - timedelta(days=1), today + timedelta(days=1)
+        return self.get(f"/timeline?start={start.isoformat()}&end={end.isoformat()}")
 
     def event(self, key: str) -> dict[str, Any] | None:
         wanted = event_id(key)
