@@ -188,10 +188,11 @@ class TableContractorRepository:
         before: Any,
         after: Any,
         actor: str,
-        action: str,
+        action: str | None = None,
         extra: Sequence[Operation] = (),
     ) -> int:
-        """Write ``item`` at ``version + 1`` (``version`` 0: must be new) with its audit record."""
+        """Write ``item`` at ``version + 1`` (``version`` 0: must be new) with its audit record, whose
+        action is ``create`` or ``update`` by the version unless ``action`` names it."""
         return self._writer.write(
             firm_id=item["firm_id"],
             entity_type=entity_type,
@@ -201,7 +202,7 @@ class TableContractorRepository:
             after=to_plain(after),
             expected_version=version or None,
             actor=actor,
-            action=action,
+            action=action or ("update" if version else "create"),
             extra=extra,
         )
 
@@ -242,7 +243,6 @@ class TableContractorRepository:
             before=before,
             after=settings,
             actor=actor,
-            action="update" if settings.version else "create",
         )
         return replace(settings, version=version)
 
@@ -264,7 +264,6 @@ class TableContractorRepository:
             before=before,
             after=table,
             actor=actor,
-            action="update" if version else "create",
         )
 
     # ------------------------------------------------------------------ contractors
@@ -295,7 +294,6 @@ class TableContractorRepository:
             before=before,
             after=contractor,
             actor=actor,
-            action="update" if contractor.version else "create",
         )
         return replace(contractor, version=version)
 
@@ -320,7 +318,6 @@ class TableContractorRepository:
             before=before,
             after=override,
             actor=actor,
-            action="update" if version else "create",
         )
 
     # ------------------------------------------------------------------ catalog
@@ -347,7 +344,6 @@ class TableContractorRepository:
             before=before,
             after=product,
             actor=actor,
-            action="update" if product.version else "create",
         )
         return replace(product, version=version)
 
@@ -376,6 +372,7 @@ class TableContractorRepository:
             before=None,
             after=structure,
             actor=actor,
+            # Setting a rate again after its removal is a create, though it continues the versions.
             action="update" if structure.version else "create",
         )
         return replace(structure, version=version)
@@ -444,7 +441,6 @@ class TableContractorRepository:
             before=None,
             after=template,
             actor=actor,
-            action="update" if template.version else "create",
         )
         return replace(template, version=version)
 
