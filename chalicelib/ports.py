@@ -644,8 +644,8 @@ class ContractorEventSink(Protocol):
 
 
 class InvoiceWaits(Protocol):
-    """Where an invoice's workflow keeps the task token of the staff decision it waits on, and where a
-    decision that arrives before the workflow started waiting is parked (either side may come first)."""
+    """Where an invoice's workflow keeps the task token of the staff decision it waits on, and the log of
+    staff decisions by invoice version, which the workflow reads past its cursor (either may come first)."""
 
     def set_current(self, firm_id: str, invoice_id: str, execution: str) -> None: ...
 
@@ -658,16 +658,30 @@ class InvoiceWaits(Protocol):
         ...
 
     def put_decision(
-        self, firm_id: str, invoice_id: str, execution: str, step: str, decision: Mapping[str, Any]
-    ) -> None: ...
+        self,
+        firm_id: str,
+        invoice_id: str,
+        execution: str,
+        seq: int,
+        steps: Sequence[str],
+        decision: Mapping[str, Any],
+    ) -> None:
+        """Log the decision of the transition that committed invoice version ``seq``; it answers ``steps``."""
+        ...
 
-    def take_decision(
-        self, firm_id: str, invoice_id: str, execution: str, step: str
-    ) -> dict[str, Any] | None: ...
+    def decisions_after(
+        self, firm_id: str, invoice_id: str, execution: str, seq: int
+    ) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """(steps it answers, decision with its ``seq``) of each decision logged after ``seq``, in order."""
+        ...
 
 
 class InvoiceRecords(Protocol):
     """What the invoice workflow reads of the contractor module (its repository)."""
+
+    def invoice(self, firm_id: str, invoice_id: str) -> Any:
+        """The Invoice, or None."""
+        ...
 
     def invoice_with_bts(self, firm_id: str, invoice_id: str) -> tuple[Any, list[Any]]:
         """(Invoice | None, its BillingTransactions)."""

@@ -34,6 +34,7 @@ class AwaitDecision(_Invoice):
     step: Step
     execution: str = Field(min_length=1)
     token: str = Field(min_length=1)
+    after: int = Field(ge=0, description="the execution's cursor into the decision log")
 
 
 class Notify(_Invoice):
@@ -68,7 +69,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     service = container().invoice_approval
     logger.append_keys(firm_id=task.firm_id, invoice_id=task.invoice_id, action=task.action)
     if isinstance(task, AwaitDecision):
-        state = service.await_decision(task.firm_id, task.invoice_id, task.execution, task.step, task.token)
+        state = service.await_decision(
+            task.firm_id, task.invoice_id, task.execution, task.step, task.token, task.after
+        )
         metrics.add_metric(name="DecisionsAwaited", unit=MetricUnit.Count, value=1)
         return {"state": state}
     payload = task.model_dump(mode="json")

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.contractors.approval_steps import outcome_from_status
 from chalicelib.domain.contractors.invoices import Invoice, payee_name
 from chalicelib.domain.contractors.settings import (
     NotifiedAction,
@@ -107,15 +108,42 @@ class InvoiceApprovalService:
 
     # ------------------------------------------------------------ waiting on staff
 
-    def await_decision(self, firm_id: str, invoice_id: str, execution: str, step: str, token: str) -> str:
-        """Store the waiting step's token; answer it at once if the decision came first."""
+    def await_decision(
+        self, firm_id: str, invoice_id: str, execution: str, step: str, token: str, after: int
+    ) -> str:
+        """Store the waiting step's token; answer it at once if its decision came first: logged after the
+        execution's cursor ``after``, or, when that signal was lost, told by the invoice's status."""
         self._waits.put_token(firm_id, invoice_id, execution, step, token)
-        decision = self._waits.take_decision(firm_id, invoice_id, execution, step)
+        decision = next(
+            (
+                logged
+                for steps, logged in self._waits.decisions_after(firm_id, invoice_id, execution, after)
+                if step in steps
+            ),
+            None,
+        ) or self._decision_from_status(firm_id, invoice_id, step)
         if decision is None:
             return "waiting"
         self._signals.succeed(token, decision)
         self._waits.take_token(firm_id, invoice_id, execution, step)
         return "answered"
+
+    def _decision_from_status(self, firm_id: str, invoice_id: str, step: str) -> dict[str, Any] | None:
+        invoice = self._records.invoice(firm_id, invoice_id)
+        outcome = outcome_from_status(step, invoice.status) if invoice is not None else None
+        if outcome is None:
+            return None
+        # The invoice's version moves the cursor past every decision this status already includes,
+        # so their signals, logged late, are not taken for the next round's. Who acted is in the
+        # audit trail, not on the invoice: the contractor gets the email either way.
+        return {
+            "outcome": outcome,
+            "event": "status",
+            "at": None,
+            "actor": None,
+            "by_contractor": False,
+            "seq": invoice.version,
+        }
 
     # ------------------------------------------------------------ emails
 

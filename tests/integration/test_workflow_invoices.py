@@ -1,7 +1,8 @@
 """The invoice approval workflow on the embedded AWS, driven by the contractor module's domain events
 through the Step Functions event sink: notifications, task tokens, the dispute loop, reminders and
-escalation, the approved invoice PDF (read back as text), and a crashed task retried without a second
-email."""
+escalation, a lost answer found in the decision log, a decision never published read from the invoice's
+status, a late-logged decision kept behind the cursor, the approved invoice PDF (read back as
+text), and a crashed task retried without a second email."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import email
 import email.policy
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,8 +27,10 @@ from chalicelib.adapters.workflows.stepfunctions import StepFunctionsWorkflows
 from chalicelib.domain.contractors.contractors import Contractor, ContractorKind
 from chalicelib.domain.contractors.events import (
     BtDisputed,
+    ContractorEvent,
     InvoiceApproved,
     InvoiceDisputed,
+    InvoiceEvent,
     InvoiceNoteAdded,
     InvoicePaid,
     InvoiceResubmitted,
@@ -52,6 +55,16 @@ SUBMITTED_AT = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
 VERIFIERS = "verifiers@lovelace.law"
 ACCOUNTS = "accounts@lovelace.law"
 CONTRACTOR_EMAIL = "alice@avery.law"
+# Where each transition leaves the invoice: the contractor service commits it, then publishes the event.
+STATUS_AFTER: dict[type[ContractorEvent], InvoiceStatus] = {
+    InvoiceSubmitted: InvoiceStatus.SUBMITTED,
+    InvoiceVerified: InvoiceStatus.VERIFIED,
+    InvoiceDisputed: InvoiceStatus.DISPUTED,
+    InvoiceResubmitted: InvoiceStatus.SUBMITTED,
+    InvoiceApproved: InvoiceStatus.APPROVED,
+    InvoiceScheduled: InvoiceStatus.PAYMENT_SCHEDULED,
+    InvoicePaid: InvoiceStatus.PAID,
+}
 
 
 class InvoiceBook:
@@ -63,6 +76,7 @@ class InvoiceBook:
             firm_id, "u-alice", ContractorKind.USER, "Alice Avery", CONTRACTOR_EMAIL, "Avery Legal Services"
         )
         self.invoices: dict[str, tuple[Invoice, list[BillingTransaction]]] = {}
+        self.committed: list[tuple[InvoiceEvent, InvoiceEvent]] = []
         self.settings_page = ContractorSettings(
             firm_id,
             replace_name_with_dba_on_invoices=True,
@@ -108,7 +122,7 @@ class InvoiceBook:
             contractor=self.alice.ref,
             contractor_name=self.alice.name,
             doing_business_as=self.alice.doing_business_as,
-            status=InvoiceStatus.APPROVED,
+            status=InvoiceStatus.DRAFT,
             invoice_date=date(2026, 3, 9),
             total=sum((bt.amount for bt in bts), Decimal(0)),
             bt_count=len(bts),
@@ -116,6 +130,25 @@ class InvoiceBook:
         )
         self.invoices[invoice_id] = (invoice, bts)
         return invoice
+
+    def commit(self, event: ContractorEvent) -> ContractorEvent:
+        """Write the transition of ``event`` (the next version, and the status it leaves); the event as
+        the service publishes it, with the version it committed."""
+        if not isinstance(event, InvoiceEvent):
+            return event
+        for seen, versioned in self.committed:
+            if seen == event:  # a replay: the transition was written once
+                return versioned
+        invoice, bts = self.invoices[event.invoice_id]
+        invoice = replace(
+            invoice, version=invoice.version + 1, status=STATUS_AFTER.get(type(event), invoice.status)
+        )
+        self.invoices[event.invoice_id] = (invoice, bts)
+        self.committed.append((event, replace(event, invoice_version=invoice.version)))
+        return self.committed[-1][1]
+
+    def invoice(self, firm_id: str, invoice_id: str) -> Any:
+        return self.invoices.get(invoice_id, (None, []))[0]
 
     def invoice_with_bts(self, firm_id: str, invoice_id: str) -> tuple[Any, list[Any]]:
         return self.invoices.get(invoice_id, (None, []))
@@ -125,6 +158,35 @@ class InvoiceBook:
 
     def contractor(self, firm_id: str, who: Any) -> Any:
         return self.alice if who == self.alice.ref else None
+
+
+class CommittingSink:
+    """The contractor service's side of the sink: commit the transition, then publish its events."""
+
+    def __init__(self, book: InvoiceBook, sink: StepFunctionsContractorEventSink) -> None:
+        self._book = book
+        self._sink = sink
+
+    def publish(self, events: Sequence[ContractorEvent]) -> None:
+        self._sink.publish([self._book.commit(event) for event in events])
+
+
+class LosingFirstSignal:
+    """Step Functions signals that lose the first answer: it reports success and is never delivered,
+    as when a token times out into a reminder at the moment it is answered."""
+
+    def __init__(self, signals: StepFunctionsSignals) -> None:
+        self._signals = signals
+        self.lost: list[Mapping[str, Any]] = []
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
+        if not self.lost:
+            self.lost.append(output)
+            return True
+        return self._signals.succeed(token, output)
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self._signals.fail(token, error, cause)
 
 
 @pytest.fixture(scope="module")
@@ -142,30 +204,45 @@ def firm(stack: WorkflowStack) -> SimpleNamespace:
     waits = TableInvoiceWaits(table, services.clock)
     sfn = stack.aws.client("stepfunctions")
     signals = StepFunctionsSignals(sfn)
-    services.invoice_approval = InvoiceApprovalService(
-        records=book,
-        waits=waits,
-        signals=signals,
-        notifications=services.notifications,
-        reports=services.reports,
-        firms=services.roster._firms,  # type: ignore[attr-defined]
-        files=services.exports._files,  # type: ignore[attr-defined]
-        clock=services.clock,
-        console_url="http://localhost:8001/console",
-    )
-    workflows = StepFunctionsWorkflows(sfn, {"invoices": stack.created.ref("InvoicesStateMachine")})
 
-    def sink(reminder_seconds: int = 600, escalate_after: int = 2) -> StepFunctionsContractorEventSink:
-        return StepFunctionsContractorEventSink(
-            workflows,
-            waits,
-            signals,
-            services.work_queue,
-            reminder_seconds=reminder_seconds,
-            escalate_after_reminders=escalate_after,
+    def approval_service(signals: Any) -> InvoiceApprovalService:
+        return InvoiceApprovalService(
+            records=book,
+            waits=waits,
+            signals=signals,
+            notifications=services.notifications,
+            reports=services.reports,
+            firms=services.roster._firms,  # type: ignore[attr-defined]
+            files=services.exports._files,  # type: ignore[attr-defined]
+            clock=services.clock,
+            console_url="http://localhost:8001/console",
         )
 
-    return SimpleNamespace(seeded=seeded, book=book, waits=waits, table=table, sink=sink)
+    services.invoice_approval = approval_service(signals)
+    workflows = StepFunctionsWorkflows(sfn, {"invoices": stack.created.ref("InvoicesStateMachine")})
+
+    def sink(reminder_seconds: int = 600, escalate_after: int = 2, signals: Any = signals) -> CommittingSink:
+        return CommittingSink(
+            book,
+            StepFunctionsContractorEventSink(
+                workflows,
+                waits,
+                signals,
+                services.work_queue,
+                reminder_seconds=reminder_seconds,
+                escalate_after_reminders=escalate_after,
+            ),
+        )
+
+    return SimpleNamespace(
+        seeded=seeded,
+        book=book,
+        waits=waits,
+        table=table,
+        sink=sink,
+        signals=signals,
+        approval_service=approval_service,
+    )
 
 
 def facts(firm: SimpleNamespace, invoice_id: str) -> dict[str, Any]:
@@ -201,6 +278,15 @@ def wait_for_token(firm: SimpleNamespace, invoice_id: str, event: InvoiceSubmitt
         time.sleep(0.05)
 
 
+def entered_states(stack: WorkflowStack, arn: str) -> list[str]:
+    """The names of the states the execution entered, in order."""
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in stack.history(arn)
+        if e["type"].endswith("StateEntered")
+    ]
+
+
 def pdf_text(message: dict[str, Any]) -> str:
     parsed = email.message_from_string(message["raw"], policy=email.policy.default)
     (attachment,) = list(parsed.iter_attachments())  # type: ignore[attr-defined]
@@ -223,7 +309,7 @@ def test_an_approved_invoice_runs_to_paid_and_its_pdf_goes_to_accounts(
     sink.publish([start])  # a replayed event starts no second execution
     wait_for_token(firm, "INV-1001", start, "verify")
     sink.publish([InvoiceVerified(**facts(firm, "INV-1001"), at=later, total=Decimal("792.50"))])
-    # Decisions that come before the workflow waits on them are parked until it does.
+    # Decisions that come before the workflow waits on them wait in the log until it does.
     sink.publish([InvoiceApproved(**facts(firm, "INV-1001"), at=later, total=Decimal("792.50"))])
     sink.publish(
         [
@@ -338,11 +424,7 @@ def test_a_disputed_invoice_loops_back_through_resubmission_and_verification(
         ),
         ([ACCOUNTS, CONTRACTOR_EMAIL], "Invoice INV-1002 approved for payment"),
     ]
-    entered = [
-        e["stateEnteredEventDetails"]["name"]
-        for e in stack.history(arn)
-        if e["type"].endswith("StateEntered")
-    ]
+    entered = entered_states(stack, arn)
     assert entered.count("WaitVerification") == 2 and entered.count("NotifySubmitted") == 2
 
 
@@ -351,9 +433,8 @@ def test_a_step_that_waits_too_long_reminds_the_verifiers_then_escalates_to_the_
 ) -> None:
     firm.book.add("INV-1003")
     stack.new_emails()
-    # Waits of 3 s: a decision published while a wait is timing out can fall between moto's callback
-    # and its timeout (moto does not settle the two atomically, Step Functions does); the test publishes
-    # right after a reminder, a whole wait away from the next timeout.
+    # A decision published as a wait times out may lose its answer (moto settles the callback and the
+    # timeout apart); the next wait then finds it in the decision log, one reminder later.
     sink = firm.sink(reminder_seconds=3, escalate_after=2)
     start = submitted(firm, "INV-1003")
     admin = firm.seeded.people[Role.FIRM_ADMIN].email
@@ -395,6 +476,120 @@ def test_a_step_that_waits_too_long_reminds_the_verifiers_then_escalates_to_the_
         [VERIFIERS, admin],
         "Escalation: Invoice INV-1003 from Avery Legal Services is still waiting for verification",
     )
+
+
+def verified_after_one_reminder(stack: WorkflowStack, invoice_id: str, arn: str) -> None:
+    """Wait until the execution reaches approval, stop it, and check it got there after one reminder."""
+    deadline = time.monotonic() + 30
+    while "WaitApproval" not in entered_states(stack, arn):
+        assert time.monotonic() < deadline, "the verified invoice never reached approval"
+        time.sleep(0.1)
+    stack.aws.client("stepfunctions").stop_execution(executionArn=arn, error="TestDone", cause="enough seen")
+    entered = entered_states(stack, arn)
+    assert entered.count("RemindVerification") == 1, "one reminder, then the next wait was answered"
+    assert entered.count("WaitVerification") == 2
+    reminders = [e["subject"] for e in stack.new_emails() if e["subject"].startswith("Reminder:")]
+    assert reminders == [
+        f"Reminder: Invoice {invoice_id} from Avery Legal Services is still waiting for verification"
+    ]
+
+
+def test_an_answer_lost_as_its_wait_timed_out_is_found_in_the_decision_log_by_the_next_wait(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    firm.book.add("INV-1006")
+    stack.new_emails()
+    losing = LosingFirstSignal(firm.signals)
+    sink = firm.sink(reminder_seconds=2, escalate_after=5, signals=losing)
+    start = submitted(firm, "INV-1006")
+
+    sink.publish([start])
+    wait_for_token(firm, "INV-1006", start, "verify")
+    sink.publish([InvoiceVerified(**facts(firm, "INV-1006"), at=start.at, total=Decimal("792.50"))])
+
+    assert [signal["outcome"] for signal in losing.lost] == ["verified"]
+    verified_after_one_reminder(stack, "INV-1006", execution_arn(stack, start))
+
+
+def test_a_decision_committed_but_never_published_is_read_from_the_invoice_status_by_the_next_wait(
+    stack: WorkflowStack, firm: SimpleNamespace
+) -> None:
+    firm.book.add("INV-1007")
+    stack.new_emails()
+    sink = firm.sink(reminder_seconds=2, escalate_after=5)
+    start = submitted(firm, "INV-1007")
+
+    sink.publish([start])
+    wait_for_token(firm, "INV-1007", start, "verify")
+    # The service died between its commit and its publish: only the invoice knows.
+    firm.book.commit(InvoiceVerified(**facts(firm, "INV-1007"), at=start.at, total=Decimal("792.50")))
+
+    verified_after_one_reminder(stack, "INV-1007", execution_arn(stack, start))
+
+
+class RecordingSignals:
+    """Signals that keep the answers instead of sending them."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Mapping[str, Any]] = {}
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> bool:
+        self.answers.setdefault(token, output)
+        return True
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        raise AssertionError("no task fails here")
+
+
+def test_a_decision_logged_after_the_status_answered_its_step_does_not_answer_the_next_round(
+    firm: SimpleNamespace,
+) -> None:
+    firm.book.add("INV-1008")
+    signals = RecordingSignals()
+    service = firm.approval_service(signals)
+    every = facts(firm, "INV-1008")
+    execution = "inv-INV-1008-late-log"
+    cursor = firm.book.commit(submitted(firm, "INV-1008")).invoice_version
+    disputed = firm.book.commit(
+        InvoiceDisputed(**every, at=SUBMITTED_AT, disputed_bt_ids=("bt-2",), denied_bt_ids=())
+    )
+
+    # The verify wait starts after the commit and before the publish: the status answers it.
+    assert (
+        service.await_decision(firm.book.firm_id, "INV-1008", execution, "verify", "t-1", cursor)
+        == "answered"
+    )
+    assert signals.answers["t-1"]["outcome"] == "disputed"
+    cursor = signals.answers["t-1"]["seq"]
+    # The late publish logs the dispute; the workflow has moved on.
+    firm.waits.put_decision(
+        firm.book.firm_id,
+        "INV-1008",
+        execution,
+        disputed.invoice_version,
+        ("verify",),
+        {"outcome": "disputed"},
+    )
+    resubmitted = firm.book.commit(InvoiceResubmitted(**every, at=SUBMITTED_AT, total=Decimal("792.50")))
+    firm.waits.put_decision(
+        firm.book.firm_id,
+        "INV-1008",
+        execution,
+        resubmitted.invoice_version,
+        ("resubmit",),
+        {"outcome": "resubmitted"},
+    )
+    assert (
+        service.await_decision(firm.book.firm_id, "INV-1008", execution, "resubmit", "t-2", cursor)
+        == "answered"
+    )
+    assert signals.answers["t-2"]["outcome"] == "resubmitted"
+
+    second_round = service.await_decision(
+        firm.book.firm_id, "INV-1008", execution, "verify", "t-3", signals.answers["t-2"]["seq"]
+    )
+    assert second_round == "waiting", "the first round's dispute is behind the cursor"
+    assert "t-3" not in signals.answers
 
 
 def test_a_crash_after_the_approved_pdf_went_out_is_retried_without_a_second_email(

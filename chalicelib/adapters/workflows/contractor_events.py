@@ -5,8 +5,9 @@ truth), then publishes the domain's events here:
 
 * ``InvoiceSubmitted`` starts an execution of the ``invoices`` state machine. Its name is derived from
   the invoice and the submission's time, so publishing the same event twice starts one execution;
-* every later transition answers the staff decision the execution waits on (its task token), or parks
-  the decision until the execution gets there (``InvoiceWaits`` explains the hand-over).
+* every later transition is logged as a staff decision under the invoice version it committed, and
+  answers the decision the execution waits on (its task token), if it waits already; otherwise the
+  execution finds it in the log when it gets there (``InvoiceWaits`` explains the hand-over).
 
 * a note, or a line disputed or denied while the invoice stays where it is, waits for no one: its
   invoice action notification goes to the work queue (``invoice_notification`` job), whose worker
@@ -140,6 +141,8 @@ class StepFunctionsContractorEventSink:
                 "invoice_id": event.invoice_id,
                 "submitted_at": event.at.isoformat(),
                 "by_contractor": event.by_contractor,
+                # The cursor into the decision log (``InvoiceWaits``): decisions after the submission.
+                "decision": {"outcome": "submitted", "seq": event.invoice_version},
                 "waits": {
                     "reminder_seconds": self._reminder_seconds,
                     "escalate_after": self._escalate_after,
@@ -159,17 +162,16 @@ class StepFunctionsContractorEventSink:
             "actor": event.actor,
             "by_contractor": event.by_contractor,
         }
-        # Park the decision first, then look for a waiting token: the waiting task stores its token
-        # first, then looks for a parked decision. Whatever the interleaving, at least one side sees
-        # the other; if both do, the token is answered twice with the same decision, and Step Functions
-        # keeps the first answer (the second is ignored by ``WorkflowSignals``).
-        for step in steps:
-            self._waits.put_decision(event.firm_id, event.invoice_id, execution, step, decision)
+        # Log the decision first, then look for a waiting token: the waiting task stores its token
+        # first, then reads the log. Whatever the interleaving, at least one side sees the other; if
+        # both do, the token is answered twice with the same decision, and Step Functions keeps the
+        # first answer (the second is ignored by ``WorkflowSignals``).
+        self._waits.put_decision(
+            event.firm_id, event.invoice_id, execution, event.invoice_version, steps, decision
+        )
         for step in steps:
             token = self._waits.take_token(event.firm_id, event.invoice_id, execution, step)
-            # A token whose wait just timed out (the step is reminding) takes no answer: the decision
-            # stays parked, and the step's next wait finds it.
-            if token is not None and self._signals.succeed(token, decision):
-                # Consumed: a later wait on the same step (the next round of a dispute) must not see it.
-                self._waits.take_decision(event.firm_id, event.invoice_id, execution, step)
+            # A token whose wait just timed out (the step is reminding) takes no answer; the decision
+            # stays in the log, and the step's next wait finds it there.
+            if token is not None and self._signals.succeed(token, {**decision, "seq": event.invoice_version}):
                 return

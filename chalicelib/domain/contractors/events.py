@@ -117,6 +117,9 @@ class InvoiceEvent(ContractorEvent):
     invoice_id: str
     contractor: ContractorRef
     by_contractor: bool
+    # The invoice version the transition committed: orders an invoice's events (the workflow's decision
+    # log); 0 where no version is known.
+    invoice_version: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -759,6 +759,7 @@ class _EventBase(TypedDict):
     invoice_id: str
     contractor: ContractorRef
     by_contractor: bool
+    invoice_version: int
 
 
 def _base(invoice: Invoice, actor: ContractorActor, at: datetime) -> _EventBase:
@@ -769,4 +770,6 @@ def _base(invoice: Invoice, actor: ContractorActor, at: datetime) -> _EventBase:
         "invoice_id": invoice.invoice_id,
         "contractor": invoice.contractor,
         "by_contractor": actor.own == invoice.contractor,
+        # The repository writes each transition at the version it read + 1.
+        "invoice_version": invoice.version + 1,
     }
