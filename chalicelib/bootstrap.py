@@ -363,7 +363,7 @@ def build_container(
         delegates=DelegateService(TableDelegateRepository(table, clock), users),
     )
     _wire_delivery(wired, settings, firms, users, files, workflows, email_sender)
-    _wire_contractors(wired, matter_repository, users, files, contractor_events)
+    _wire_contractors(wired, firms, matter_repository, users, files, contractor_events)
     return wired
 
 
@@ -377,6 +377,7 @@ def _case_problem_codes(table: Table, clock: Clock) -> CaseProblemCodes:
 
 def _wire_contractors(
     wired: Container,
+    firms: TableFirmRepository,
     matters: TableMatterRepository,
     users: TableUserRepository,
     files: FileStore,
@@ -391,6 +392,7 @@ def _wire_contractors(
         users=users,
         files=files,
         events=events or wired.invoice_events,
+        firms=firms,
         clock=wired.clock,
     )
 

@@ -506,7 +506,7 @@ class ServiceWorld:
         """Another service on the same table whose roles hold ``role_permissions``."""
         from chalicelib.adapters.persistence.contractors import TableContractorRepository
         from chalicelib.adapters.persistence.matters import TableMatterRepository
-        from chalicelib.adapters.persistence.repositories import TableUserRepository
+        from chalicelib.adapters.persistence.repositories import TableFirmRepository, TableUserRepository
         from chalicelib.services.contractors import ContractorService
 
         return ContractorService(
@@ -515,6 +515,7 @@ class ServiceWorld:
             users=TableUserRepository(self.table, self.clock),
             files=MemoryFiles(),
             events=self.events,
+            firms=TableFirmRepository(self.table, self.clock),
             clock=self.clock,
             role_permissions=role_permissions,
         )
@@ -568,7 +569,7 @@ def seed_service_world(table: Any, clock: Any, firm_id: str = "f-ctr") -> Servic
 
     from chalicelib.adapters.persistence.contractors import TableContractorRepository
     from chalicelib.adapters.persistence.matters import TableMatterRepository
-    from chalicelib.adapters.persistence.repositories import TableUserRepository
+    from chalicelib.adapters.persistence.repositories import TableFirmRepository, TableUserRepository
     from chalicelib.domain.contractors.contractors import ContractorRef
     from chalicelib.domain.identity import Principal, Role
     from chalicelib.domain.matters import Client
@@ -584,6 +585,7 @@ def seed_service_world(table: Any, clock: Any, firm_id: str = "f-ctr") -> Servic
         users=users,
         files=MemoryFiles(),
         events=events,
+        firms=TableFirmRepository(table, clock),
         clock=clock,
     )
     users.add(

@@ -19,9 +19,10 @@ import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.persistence.contractors import TableContractorRepository
 from chalicelib.domain.contractors import invoices as inv
@@ -135,7 +136,15 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.matters import Matter
-from chalicelib.ports import Clock, ContractorEventSink, FileStore, MatterRepository, Page, UserRepository
+from chalicelib.ports import (
+    Clock,
+    ContractorEventSink,
+    FileStore,
+    FirmRepository,
+    MatterRepository,
+    Page,
+    UserRepository,
+)
 from chalicelib.services.contractors.cases import ContractorCaseProblemCodes
 
 # What the receipt upload accepts (the brief's list; the domain also knows a few more image types).
@@ -214,10 +223,12 @@ class ContractorService:
         users: UserRepository,
         files: FileStore,
         events: ContractorEventSink,
+        firms: FirmRepository,
         clock: Clock,
         role_permissions: RolePermissions = DEFAULT_ROLE_PERMISSIONS,
     ) -> None:
         self._role_permissions = role_permissions
+        self._firms = firms
         self._repo = repository
         self._matters = matters
         self._users = users
@@ -255,8 +266,12 @@ class ContractorService:
             raise Forbidden("this is done by the agency's contractor staff")
         return actor
 
-    def _today(self) -> date:
-        return self._clock.now().date()
+    def _today(self, firm_id: str) -> date:
+        """Today where the firm is: a pay period or a fiscal year turns over at the firm's midnight, not
+        at UTC's (7 or 8 pm the day before in New York)."""
+        firm = self._firms.get(firm_id)
+        zone = ZoneInfo(firm.time_zone) if firm is not None else UTC
+        return self._clock.now().astimezone(zone).date()
 
     # ------------------------------------------------------------------ settings and lookups
 
@@ -472,7 +487,7 @@ class ContractorService:
             who,
             allocation,
             invoices,
-            today=self._today(),
+            today=self._today(firm_id),
             fiscal_year_start_month=settings.annual_allocations.fiscal_year_start_month,
         )
 
@@ -902,7 +917,7 @@ class ContractorService:
                     field_errors=[FieldError("expense_types", "leave it out when using a template")],
                 )
             change = create_work_order_from_template(
-                template, today=self._today(), expense_table=expense_table, extra_items=items, **common
+                template, today=self._today(firm_id), expense_table=expense_table, extra_items=items, **common
             )
         else:
             change = create_work_order(
@@ -1637,7 +1652,7 @@ class ContractorService:
                 )
             period: PayPeriod = period_starting(schedule, start)
             return inv.schedule(
-                invoice, period=period, pay_periods=schedule, today=self._today(), actor=actor, at=at
+                invoice, period=period, pay_periods=schedule, today=self._today(firm_id), actor=actor, at=at
             )
         if action is InvoiceAction.PAY:
             require_invoice_action(actor, invoice.contractor, action)
@@ -1690,4 +1705,4 @@ class ContractorService:
         schedule = self._repo.settings(principal.firm_id).pay_period_schedule
         if schedule is None:
             raise NotFound("the firm has no pay period schedule yet; set one in the contractor settings")
-        return list(upcoming_periods(schedule, self._today(), count))
+        return list(upcoming_periods(schedule, self._today(principal.firm_id), count))
