@@ -151,6 +151,7 @@ async function signInClicked() {
     if (await connect(true)) {
       await itemChanged();
       await flush();
+      await refresh(); // the day's totals, even when nothing was waiting to be sent
     }
   } catch (error) {
     showProblem(error.message);
