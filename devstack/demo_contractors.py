@@ -23,7 +23,9 @@ def seed_demo_contractors(container: Any, firm_id: str, people: dict[str, str]) 
     contractor) to user ids. Returns whether it seeded."""
     from chalicelib.domain.contractors.contractors import (
         CONTRACT_ATTORNEY,
+        INTERPRETER,
         INVESTIGATOR,
+        TRANSLATOR,
         ContractorAssignment,
         ContractorKind,
         ContractorRef,
@@ -74,6 +76,7 @@ def seed_demo_contractors(container: Any, firm_id: str, people: dict[str, str]) 
         (LookupKind.INVESTIGATION_TYPE, "surveillance", "Surveillance", None),
         (LookupKind.INVESTIGATION_TYPE, "background", "Background check", None),
         (LookupKind.SUBJECT_MATTER_EXPERTISE, "forensic_accounting", "Forensic accounting", None),
+        (LookupKind.LEGAL_PROBLEM_CODE, "housing", "Housing", None),
     ):
         version = service.lookup(admin, kind)[1]
         service.add_lookup_value(admin, kind, version, key=key, label=label, minutes_per_unit=minutes)
@@ -117,6 +120,8 @@ def seed_demo_contractors(container: Any, firm_id: str, people: dict[str, str]) 
             ContractorAssignment(INVESTIGATOR, ("surveillance",)),
         ),
     )
+    # Interpreters and translators for the demo case's Spanish-speaking client, and one who would not do:
+    # the recommended list opens filtered by the case, and "Show everyone" brings Lotus back.
     service.create_contractor(
         admin,
         kind=ContractorKind.ORGANIZATION,
@@ -124,13 +129,31 @@ def seed_demo_contractors(container: Any, firm_id: str, people: dict[str, str]) 
         name="Northside Interpreters Co-op",
         email="billing@northside-interpreters.example",
         doing_business_as="",
-        assignments=(),
+        assignments=(
+            ContractorAssignment(INTERPRETER, ("Spanish", "Vietnamese")),
+            ContractorAssignment(TRANSLATOR, ("Spanish",)),
+        ),
+    )
+    service.create_contractor(
+        admin,
+        kind=ContractorKind.ORGANIZATION,
+        user_id=None,
+        name="Lotus Translation",
+        email="office@lotus-translation.example",
+        doing_business_as="",
+        assignments=(ContractorAssignment(TRANSLATOR, ("Vietnamese",)),),
     )
     who = ContractorRef(ContractorKind.USER, casey_record.contractor_id)
     service.set_fee_structure(admin, who, research.product_id, Decimal("140.00"), 0)
     service.set_fee_structure(admin, who, translation.product_id, Decimal("11.00"), 0)
     matter_id = _demo_matter(container, admin)
     service.adjust_allocation(admin, matter_id, Decimal("5000.00"), "Legal aid grant for contractor work", 0)
+    # After the manual allocation, so the problem code no longer moves it: the case's data is what the
+    # recommended contractors inherit their default filters from.
+    matter = container.matters.matter(admin, matter_id)
+    container.matters.update_matter(
+        admin, matter_id, matter.version, problem_code="housing", languages=("Spanish",)
+    )
     work_order = service.create_work_order(
         staff,
         assignee=who,

@@ -56,7 +56,8 @@ from chalicelib.api.contractors_schemas import (
     ReceiptFileOut,
     ReceiptIn,
     ReceiptOut,
-    RecommendationOut,
+    RecommendedListIn,
+    RecommendedOut,
     RecommendedQuery,
     SettingsIn,
     SettingsOut,
@@ -176,6 +177,18 @@ def put_settings(call: Call) -> SettingsOut:
         else None,
     }
     return SettingsOut.of(_service().save_settings(call.principal, body.version, changes))
+
+
+@api.route(
+    "/contractor/settings/recommended-list",
+    "PUT",
+    summary="Set or clear the recommended-contractors list's custom default filters",
+    body=RecommendedListIn,
+    response=SettingsOut,
+)
+def put_recommended_list(call: Call) -> SettingsOut:
+    body: RecommendedListIn = call.body
+    return SettingsOut.of(_service().save_recommended_list(call.principal, body.version, body.config()))
 
 
 @api.route(
@@ -625,21 +638,16 @@ def complete_case_work_orders(call: Call, matter_id: str) -> BulkCompleteOut:
 @api.route(
     "/contractor/cases/{matter_id}/recommended",
     "GET",
-    summary="Recommended contractors for a case, least busy first",
+    summary="Recommended contractors for a case, least busy first, and the filters that chose them",
     query=RecommendedQuery,
-    response=RecommendationOut,
-    response_is_list=True,
+    response=RecommendedOut,
 )
-def recommended(call: Call, matter_id: str) -> list[RecommendationOut]:
+def recommended(call: Call, matter_id: str) -> RecommendedOut:
     query: RecommendedQuery = call.query
     found = _service().recommended(
-        call.principal,
-        matter_id,
-        assignment_types=frozenset({query.assignment_type}) if query.assignment_type else frozenset(),
-        name_contains=query.name,
-        include_already_assigned=query.include_already_assigned,
+        call.principal, matter_id, requested=query.requested(), use_defaults=query.defaults != "none"
     )
-    return [RecommendationOut.of(r) for r in found]
+    return RecommendedOut.of(found)
 
 
 # ------------------------------------------------------------------ work orders

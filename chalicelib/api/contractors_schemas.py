@@ -18,11 +18,16 @@ from chalicelib.api.schemas import ApiModel, Input
 from chalicelib.domain.contractors.allocations import AllocationLogEntry, AnnualStanding, CaseBudget
 from chalicelib.domain.contractors.catalog import FeeStructure, ProductService
 from chalicelib.domain.contractors.contractors import (
+    AssignmentAttribute,
     CaseAssignment,
     Contractor,
     ContractorKind,
     ContractorRef,
+    FilterSource,
     Recommendation,
+    RecommendationFilters,
+    RecommendedList,
+    RecommendedListConfig,
 )
 from chalicelib.domain.contractors.invoices import Invoice
 from chalicelib.domain.contractors.lookups import BtStatus, BtType, InvoiceStatus, LookupKind, LookupTable
@@ -133,6 +138,70 @@ class SettingsIn(Input):
     pay_period_schedule: PayPeriodScheduleModel | None = None
 
 
+class DefaultFiltersIn(Input):
+    """The recommended-contractors list's custom default filters (they replace those a case inherits)."""
+
+    assignment_types: list[str] = Field(
+        default_factory=list, max_length=10, description="only these kinds of work (none: any kind)"
+    )
+    values: dict[AssignmentAttribute, list[str]] = Field(
+        default_factory=dict,
+        description="per attribute, values a contractor of that kind of work must ALL have (subjects, "
+        "languages, ...); expertise and investigation types are keys of their lookups",
+    )
+    include_already_assigned: bool = False
+    include_over_allocation: bool = False
+
+    def filters(self) -> RecommendationFilters:
+        return RecommendationFilters(
+            assignment_types=frozenset(self.assignment_types),
+            values={attribute: frozenset(values) for attribute, values in self.values.items() if values},
+            include_already_assigned=self.include_already_assigned,
+            include_over_allocation=self.include_over_allocation,
+        )
+
+
+class RecommendedListIn(Input):
+    """Set (an object) or clear (null: inherit from each case) the custom default filters."""
+
+    version: int = Field(ge=0, le=10**9, description="the settings' version as read")
+    custom_default_filters: DefaultFiltersIn | None
+
+    def config(self) -> RecommendedListConfig:
+        custom = self.custom_default_filters
+        return RecommendedListConfig(custom.filters() if custom is not None else None)
+
+
+class FiltersOut(ApiModel):
+    """Filters of the recommended-contractors list; empty means any."""
+
+    assignment_types: list[str]
+    values: dict[str, list[str]] = Field(description="attribute -> the values asked for, sorted")
+    name: str
+    include_already_assigned: bool
+    include_over_allocation: bool
+
+    @classmethod
+    def of(cls, filters: RecommendationFilters) -> FiltersOut:
+        return cls(
+            assignment_types=sorted(filters.assignment_types),
+            values={
+                attribute.value: sorted(values, key=str.casefold)
+                for attribute, values in sorted(filters.values.items())
+                if values
+            },
+            name=filters.name_contains,
+            include_already_assigned=filters.include_already_assigned,
+            include_over_allocation=filters.include_over_allocation,
+        )
+
+
+class RecommendedListSettingsOut(ApiModel):
+    custom_default_filters: FiltersOut | None = Field(
+        description="null: the list inherits its default filters from each case"
+    )
+
+
 class SettingsOut(ApiModel):
     replace_name_with_dba_on_invoices: bool
     invoice_action_notifications: dict[str, object]
@@ -140,6 +209,7 @@ class SettingsOut(ApiModel):
     annual_allocations: dict[str, object]
     add_ons: dict[str, bool]
     pay_period_schedule: dict[str, str] | None
+    recommended_list: RecommendedListSettingsOut
     version: int
 
     @classmethod
@@ -147,6 +217,7 @@ class SettingsOut(ApiModel):
         from chalicelib.adapters.persistence.contractors_codec import to_plain
 
         plain = to_plain(settings)
+        custom = settings.recommended_list.custom_default_filters
         return cls(
             replace_name_with_dba_on_invoices=settings.replace_name_with_dba_on_invoices,
             invoice_action_notifications=plain["invoice_action_notifications"],
@@ -154,6 +225,9 @@ class SettingsOut(ApiModel):
             annual_allocations=plain["annual_allocations"],
             add_ons=plain["add_ons"],
             pay_period_schedule=plain["pay_period_schedule"],
+            recommended_list=RecommendedListSettingsOut(
+                custom_default_filters=FiltersOut.of(custom) if custom is not None else None
+            ),
             version=settings.version,
         )
 
@@ -564,10 +638,73 @@ class BulkCompleteOut(ApiModel):
     already_complete: list[str]
 
 
+_LIST = "comma-separated"
+
+
+def _listed(description: str) -> Any:
+    return Field(default=None, max_length=1500, description=f"{description} ({_LIST})")
+
+
 class RecommendedQuery(Input):
-    assignment_type: str | None = Field(default=None, max_length=64)
-    name: str = Field(default="", max_length=100)
-    include_already_assigned: bool = False
+    """With no filter parameter the list's default filters apply (the admin's custom defaults, else those
+    inherited from the case); any filter parameter (with a value) replaces the defaults whole;
+    ``defaults=none`` and no filter parameter lists everyone."""
+
+    defaults: Literal["apply", "none"] = Field(
+        default="apply", description="none: apply no default filters (ignored when filters are named)"
+    )
+    assignment_types: str | None = _listed("only these kinds of work")
+    name: str | None = Field(default=None, max_length=100, description="part of the name or DBA name")
+    subjects: str | None = _listed("contract attorneys must have every one of these subjects")
+    subject_matter_expertise: str | None = _listed("experts must have every one of these expertise keys")
+    languages_spoken: str | None = _listed("interpreters must speak every one of these languages")
+    languages_written: str | None = _listed("translators must write every one of these languages")
+    investigation_types: str | None = _listed("investigators must do every one of these investigation types")
+    include_already_assigned: bool | None = None
+    include_over_allocation: bool | None = None
+
+    def requested(self) -> RecommendationFilters | None:
+        """The filters the request names, or None when it names none (the defaults then apply)."""
+        named = {
+            name for name in self.model_fields_set - {"defaults"} if getattr(self, name) not in (None, "")
+        }
+        if not named:
+            return None
+        values = {
+            attribute: frozenset(_split(getattr(self, attribute.value)))
+            for attribute in AssignmentAttribute
+            if _split(getattr(self, attribute.value))
+        }
+        return RecommendationFilters(
+            assignment_types=frozenset(_split(self.assignment_types)),
+            values=values,
+            name_contains=self.name or "",
+            include_already_assigned=bool(self.include_already_assigned),
+            include_over_allocation=bool(self.include_over_allocation),
+        )
+
+
+def _split(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+class RecommendedOut(ApiModel):
+    """A case's recommended contractors, least busy first, and the filters that chose them."""
+
+    source: FilterSource = Field(
+        description="where the filters came from: custom (the admin's default filters), case (inherited "
+        "from the case's problem code and languages), request (named by the caller), none (no filter)"
+    )
+    filters: FiltersOut
+    contractors: list[RecommendationOut]
+
+    @classmethod
+    def of(cls, found: RecommendedList) -> RecommendedOut:
+        return cls(
+            source=found.source,
+            filters=FiltersOut.of(found.filters),
+            contractors=[RecommendationOut.of(r) for r in found.recommendations],
+        )
 
 
 class RecommendationOut(ApiModel):

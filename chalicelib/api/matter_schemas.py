@@ -12,6 +12,10 @@ from chalicelib.api.schemas import ApiModel, Input, PageQuery
 from chalicelib.domain.matters import ActivityType, BillingMethod, Client, Contact, Matter, MatterStatus
 
 ExternalIds: Any = Field(default_factory=dict, max_length=10)
+LANGUAGES = (
+    "languages the client speaks, free text like 'Spanish': trimmed and listed once whatever their case, "
+    "at most 10 of 1 to 40 characters; the recommended contractors for the case inherit them as a filter"
+)
 
 
 class ClientIn(Input):
@@ -65,10 +69,12 @@ class MatterIn(Input):
         max_length=64,
         description="a key of the firm's legal problem code lookup; sets the case's contractor allocation",
     )
+    languages: list[str] = Field(default_factory=list, max_length=20, description=LANGUAGES)
 
     def fields(self) -> dict[str, Any]:
         data = self.model_dump()
         data["contact_ids"] = tuple(self.contact_ids)
+        data["languages"] = tuple(self.languages)
         return data
 
 
@@ -107,6 +113,7 @@ class MatterUpdate(Input):
         description="a key of the legal problem code lookup (null clears it); moves the contractor "
         "allocation until it was adjusted by hand or by an approval",
     )
+    languages: list[str] | None = kept_when_omitted(max_length=20, description=LANGUAGES)
 
     @field_validator(
         "name",
@@ -116,6 +123,7 @@ class MatterUpdate(Input):
         "utbms_required",
         "contact_ids",
         "external_ids",
+        "languages",
         mode="before",
     )
     @classmethod
@@ -129,6 +137,8 @@ class MatterUpdate(Input):
         data = self.model_dump(exclude_unset=True, exclude={"version"})
         if "contact_ids" in data:
             data["contact_ids"] = tuple(data["contact_ids"])
+        if "languages" in data:
+            data["languages"] = tuple(data["languages"])
         return data
 
 
@@ -152,6 +162,7 @@ class MatterOut(ApiModel):
     contact_ids: list[str]
     external_ids: dict[str, str]
     problem_code: str | None
+    languages: list[str]
     version: int
 
     @classmethod

@@ -14,7 +14,8 @@ What a file may look like
       line per column, naming it and listing the accepted names, and no row is read then. Columns nobody
       asked for are one error on the header line listing them all; rows are still checked so every error
       is listed at once. Two columns for the same thing (``name`` and ``client_name``) are an error too.
-    - Lists (domains, emails, phones, roles, extensions) are ``;``-separated inside their cell.
+    - Lists (domains, emails, phones, roles, extensions, a matter's languages) are ``;``-separated inside
+      their cell.
     - Dates are ``YYYY-MM-DD`` only: 03/09/2026 is March in one country and September in another.
     - Limits: ``MAX_BYTES`` (10 MB, UTF-8) and ``MAX_ROWS`` data rows; a bigger file is one error.
 
@@ -53,6 +54,7 @@ from chalicelib.domain.matters import (
     Contact,
     Matter,
     MatterStatus,
+    clean_languages,
     normalize_matter_number,
     validate_client,
     validate_contact,
@@ -206,6 +208,7 @@ COLUMNS: dict[ImportKind, tuple[_Spec, ...]] = {
         _Spec("opened_on", ("opened_on", "open_date", "date_opened", "opened")),
         _Spec("closed_on", ("closed_on", "close_date", "date_closed", "closed")),
         _Spec("problem_code", ("problem_code", "legal_problem_code", "problem")),
+        _Spec("languages", ("languages", "language", "client_languages")),
     ),
     "contacts": (
         _Spec(_EXTERNAL_ID, (_EXTERNAL_ID, "contact_id", "id"), required=True),
@@ -687,6 +690,7 @@ def plan_matters(
         opened_on = _date(cells, "opened_on")
         closed_on = _date(cells, "closed_on")
         problem_code = cells.get("problem_code").lower() or None
+        languages = clean_languages(_items(cells, "languages"))
 
         before = existing.matters_by_external_id.get(external_id) if external_id else None
         holder = existing.matters_by_number.get(normal) if number else None
@@ -722,6 +726,7 @@ def plan_matters(
                 external_ids={source: external_id},
                 created_at=now,
                 problem_code=problem_code,
+                languages=languages,
             )
         else:
             has = cells.has
@@ -741,6 +746,7 @@ def plan_matters(
                 closed_on=closed_on if has("closed_on") else before.closed_on,
                 external_ids={**before.external_ids, source: external_id},
                 problem_code=problem_code if has("problem_code") else before.problem_code,
+                languages=languages if has("languages") else before.languages,
             )
         # A code the matter already has stays valid even if the firm has since switched it off.
         kept = before is not None and entity.problem_code == before.problem_code

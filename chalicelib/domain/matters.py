@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -43,7 +44,9 @@ class Matter:
 
     ``problem_code`` is a key of the firm's legal problem code lookup (checked by the service against the
     lookup; here only its shape). With the Contractor Matter Allocations add-on it sets the case's
-    default contractor allocation (``contractors.allocations``)."""
+    default contractor allocation (``contractors.allocations``). ``languages`` are the languages the client
+    speaks, free text ("Spanish"), kept as ``clean_languages`` leaves them; with ``problem_code`` they are the
+    case data the recommended-contractors list inherits its default filters from."""
 
     firm_id: str
     matter_id: str
@@ -61,6 +64,7 @@ class Matter:
     external_ids: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     problem_code: str | None = None
+    languages: tuple[str, ...] = ()
     version: int = 0
 
 
@@ -113,6 +117,19 @@ _DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9-]+\.)+[a-z]{2,}$")
 MATTER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,39}$")
 # The shape of a lookup key (``contractors.lookups``): lower-case letters, digits and _.
 PROBLEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+MAX_LANGUAGES = 10
+MAX_LANGUAGE = 40
+
+
+def clean_languages(languages: Iterable[str]) -> tuple[str, ...]:
+    """Languages as a matter keeps them: trimmed, each once whatever its case (the first spelling wins).
+
+    Blank entries are kept so ``validate_matter`` can refuse them rather than silently drop a typo."""
+    seen: dict[str, str] = {}
+    for language in languages:
+        text = language.strip()
+        seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())
 
 
 def normalize_matter_number(number: str) -> str:
@@ -146,6 +163,7 @@ def validate_matter(matter: Matter) -> None:
         problems.append(
             FieldError("problem_code", f"'{matter.problem_code}' is not a legal problem code key")
         )
+    _check_languages(matter.languages, problems)
     _check_increment(matter.rounding_increment_seconds, problems)
     if problems:
         raise InvalidInput("the matter is not valid", field_errors=problems)
@@ -160,6 +178,16 @@ def validate_contact(contact: Contact) -> None:
             problems.append(FieldError("emails", f"'{email}' is not an email address"))
     if problems:
         raise InvalidInput("the contact is not valid", field_errors=problems)
+
+
+def _check_languages(languages: tuple[str, ...], problems: list[FieldError]) -> None:
+    if len(languages) > MAX_LANGUAGES:
+        problems.append(FieldError("languages", f"at most {MAX_LANGUAGES} languages"))
+    for language in languages:
+        if not language.strip() or len(language) > MAX_LANGUAGE or language != language.strip():
+            problems.append(
+                FieldError("languages", f"'{language}' is not a language: 1 to {MAX_LANGUAGE} characters")
+            )
 
 
 def _check_increment(seconds: int | None, problems: list[FieldError]) -> None:

@@ -24,6 +24,7 @@ from chalicelib.domain.matters import (
     Matter,
     MatterStatus,
     ProblemCodeChange,
+    clean_languages,
     validate_client,
     validate_contact,
     validate_matter,
@@ -102,7 +103,10 @@ class MatterService:
         principal.require(Permission.MATTERS_WRITE)
         self.client(principal, fields["client_id"])  # the client must exist in this firm
         matter = Matter(
-            firm_id=principal.firm_id, matter_id=_new_id(), created_at=self._clock.now(), **fields
+            firm_id=principal.firm_id,
+            matter_id=_new_id(),
+            created_at=self._clock.now(),
+            **_cleaned(fields),
         )
         validate_matter(matter)
         self._require_problem_code(principal.firm_id, matter.problem_code)
@@ -122,7 +126,7 @@ class MatterService:
         matter = _versioned(self.matter(principal, matter_id), version)
         if "client_id" in changes:
             self.client(principal, changes["client_id"])
-        updated = replace(matter, **changes)
+        updated = replace(matter, **_cleaned(changes))
         validate_matter(updated)
         if updated.problem_code != matter.problem_code:
             self._require_problem_code(principal.firm_id, updated.problem_code)
@@ -251,6 +255,13 @@ class MatterService:
         # Links made by a billing-system sync stay unless the change names them.
         merged = {**existing[activity.code].external_ids, **activity.external_ids}
         return self._repo.activities.update(replace(activity, external_ids=merged), principal.actor)
+
+
+def _cleaned(fields: dict[str, Any]) -> dict[str, Any]:
+    """Matter fields with the client's languages trimmed and each listed once (whatever its case)."""
+    if "languages" not in fields:
+        return fields
+    return {**fields, "languages": clean_languages(fields["languages"] or ())}
 
 
 def _versioned(entity: Any, version: int) -> Any:

@@ -383,7 +383,10 @@ def test_an_expense_carries_its_receipt_which_downloads_unchanged(
     work_order_id = seeded["work_order"]["work_order_id"]
     sign_in(page, devstack.web, "Casey Contractor", f"#contractor-work-orders?id={work_order_id}")
     page.locator(".page[data-page='contractor-work-orders'][data-ready]").wait_for()
+    # Expense types read as the firm named them, not by their keys.
+    assert "Expense types Mileage" in " ".join(page.locator("main").inner_text().split())
     page.get_by_role("radio", name="Expense").check()
+    assert page.get_by_label("Expense type").locator("option").all_inner_texts() == ["Mileage"]
     page.get_by_label("Work date").fill(WORK_DAY)
     page.get_by_label("Amount").fill("18.50")
     page.get_by_label("Receipts").set_input_files(
@@ -453,3 +456,109 @@ def test_a_bulk_verify_reports_each_invoice_and_refuses_the_one_that_cannot_be_v
     shot(page, "bulk-results")
     assert drew.call("GET", f"/contractor/invoices/{good['invoice_id']}")["status"] == "verified"
     assert drew.call("GET", f"/contractor/invoices/{denied['invoice_id']}")["status"] == "submitted"
+
+
+def interpreters_for_a_tagalog_speaker(admin: Api) -> str:
+    """A case whose client speaks Tagalog, one interpreter who speaks it and one who does not (idempotent);
+    the case's id. Organizations need their add-on, which this turns on if the firm has not."""
+    settings = admin.call("GET", "/contractor/settings")
+    if not settings["add_ons"]["organizations"]:
+        sections = (
+            "replace_name_with_dba_on_invoices",
+            "invoice_action_notifications",
+            "approved_invoice_pdf",
+        )
+        admin.call(
+            "PUT",
+            "/contractor/settings",
+            {
+                **{key: settings[key] for key in (*sections, "annual_allocations", "pay_period_schedule")},
+                "add_ons": {**settings["add_ons"], "organizations": True},
+                "version": settings["version"],
+            },
+        )
+    registered = {c["name"] for c in admin.call("GET", "/contractor/contractors")}
+    for name, language in (
+        ("Tagalog Interpreters (e2e)", "Tagalog"),
+        ("Ilocano Interpreters (e2e)", "Ilocano"),
+    ):
+        if name not in registered:
+            admin.call(
+                "POST",
+                "/contractor/contractors",
+                {
+                    "kind": "organization",
+                    "name": name,
+                    "assignments": [{"assignment_type": "interpreter", "values": [language]}],
+                },
+            )
+    found = admin.call("GET", "/matters?number=E2E-REC-1&limit=1")["items"]
+    if found:
+        return str(found[0]["matter_id"])
+    client = admin.call("POST", "/clients", {"name": "Reyes family (e2e)"})
+    case = admin.call(
+        "POST",
+        "/matters",
+        {
+            "number": "E2E-REC-1",
+            "name": "Reyes: benefits appeal",
+            "client_id": client["client_id"],
+            "languages": ["Tagalog"],
+        },
+    )
+    return str(case["matter_id"])
+
+
+def test_the_recommended_contractors_open_filtered_by_the_case_and_removing_a_filter_widens_the_list(
+    devstack: Any, apis: dict[str, Api], seeded: dict[str, Any], browser_page: Any
+) -> None:
+    case_id = interpreters_for_a_tagalog_speaker(apis[FIONA])
+    page = browser_page
+    sign_in(page, devstack.web, "Fiona Admin")
+    open_page(page, f"contractor-setup?tab=cases&matter={case_id}")
+
+    # The client's language is a filter from the case: only the interpreter who speaks it is offered.
+    filters = page.locator("#rec-filters[data-source=case]")
+    assert "Speaks: Tagalog (from the case)" in " ".join(filters.locator("li.chip").all_inner_texts())
+    listed = page.locator("#recommended-table").inner_text()
+    assert "Tagalog Interpreters (e2e)" in listed and "Ilocano Interpreters (e2e)" not in listed
+    shot(page, "recommended-from-the-case")
+
+    # Removing the chip asks for the remaining filters explicitly: interpreters are no longer narrowed.
+    page.get_by_role("button", name="Remove filter Speaks: Tagalog").click()
+    page.locator("#rec-filters[data-source=request]").wait_for()
+    assert "Ilocano Interpreters (e2e)" in page.locator("#recommended-table").inner_text()
+    page.get_by_role("button", name="Show everyone").click()
+    page.locator("#rec-filters[data-source=none]").wait_for()
+    assert page.locator("#rec-filters li.chip").count() == 0
+    page.get_by_role("button", name="Back to the default filters").click()
+    page.locator("#rec-filters[data-source=case]").wait_for()
+
+    # An admin's custom default filters replace the case's until they are cleared.
+    try:
+        open_page(page, "contractor-setup?tab=settings")
+        page.get_by_label("Use these filters for every case").check()
+        page.get_by_label("Languages spoken").fill("Ilocano")
+        shot(page, "settings-recommended-defaults")
+        page.get_by_role("button", name="Save default filters").click()
+        page.locator("#rec-defaults-status", has_text="Default filters saved").wait_for()
+        open_page(page, f"contractor-setup?tab=cases&matter={case_id}")
+        custom = page.locator("#rec-filters[data-source=custom]")
+        assert "Speaks: Ilocano (set by your admin)" in " ".join(custom.locator("li.chip").all_inner_texts())
+        listed = page.locator("#recommended-table").inner_text()
+        assert "Ilocano Interpreters (e2e)" in listed and "Tagalog Interpreters (e2e)" not in listed
+        shot(page, "recommended-custom-defaults")
+        open_page(page, "contractor-setup?tab=settings")
+        page.get_by_label("Inherit them from each case", exact=False).check()
+        page.get_by_role("button", name="Save default filters").click()
+        page.locator("#rec-defaults-status", has_text="Default filters cleared").wait_for()
+    finally:
+        settings = apis[FIONA].call("GET", "/contractor/settings")
+        if settings["recommended_list"]["custom_default_filters"] is not None:
+            apis[FIONA].call(
+                "PUT",
+                "/contractor/settings/recommended-list",
+                {"version": settings["version"], "custom_default_filters": None},
+            )
+    open_page(page, f"contractor-setup?tab=cases&matter={case_id}")
+    page.locator("#rec-filters[data-source=case]").wait_for()

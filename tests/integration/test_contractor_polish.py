@@ -127,7 +127,7 @@ def test_recommended_contractors_come_least_busy_first_counting_only_open_work_o
         token=world.staff,
     )
 
-    assert [(r["contractor"]["name"], r["open_work_orders"]) for r in found] == [
+    assert [(r["contractor"]["name"], r["open_work_orders"]) for r in found["contractors"]] == [
         ("Zeta Counsel", 0),
         ("Casey Contractor", 1),
         ("Acme Advocates", 2),

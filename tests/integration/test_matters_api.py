@@ -52,6 +52,57 @@ def test_matter_numbers_are_unique_and_a_matter_needs_a_real_client(api, firm_a)
     assert orphan.status == 404
 
 
+def test_a_matter_keeps_the_languages_its_client_speaks_trimmed_and_each_once(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    opened = api.call(
+        "POST",
+        "/matters",
+        token=admin,
+        body={
+            "number": "2026-0160",
+            "name": "Tenancy",
+            "client_id": client["client_id"],
+            "languages": [" Spanish ", "spanish", "Mixtec"],
+        },
+    )
+    assert opened.status == 201, opened.text
+    assert opened.body["languages"] == ["Spanish", "Mixtec"]
+
+    changed = api.call(
+        "PATCH",
+        f"/matters/{opened.body['matter_id']}",
+        token=admin,
+        body={"version": opened.body["version"], "languages": ["Vietnamese"]},
+    )
+    assert changed.status == 200, changed.text
+    assert changed.body["languages"] == ["Vietnamese"]
+    renamed = api.call(
+        "PATCH",
+        f"/matters/{opened.body['matter_id']}",
+        token=admin,
+        body={"version": changed.body["version"], "name": "Tenancy renamed"},
+    )
+    assert renamed.body["languages"] == ["Vietnamese"]
+
+
+def test_too_many_blank_or_overlong_languages_are_refused_and_change_nothing(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    matter = open_matter(api, admin, client["client_id"], "2026-0161", "Tenancy")
+    for languages in ([f"Language {n}" for n in range(11)], [" "], ["x" * 41]):
+        refused = api.call(
+            "PATCH",
+            f"/matters/{matter['matter_id']}",
+            token=admin,
+            body={"version": matter["version"], "languages": languages},
+        )
+        assert refused.status == 422, refused.text
+        assert [e["field"] for e in refused.body["errors"]] == ["languages"]
+    unchanged = api.call("GET", f"/matters/{matter['matter_id']}", token=admin).body
+    assert (unchanged["languages"], unchanged["version"]) == ([], matter["version"])
+
+
 def test_closed_matters_are_not_offered_unless_asked(api, firm_a) -> None:
     admin = api.token_for(firm_a, Role.FIRM_ADMIN)
     client = setup_client(api, admin)

@@ -95,6 +95,10 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     # The contractor module (firm A's ids come from seed_guard_records).
     "SettingsIn": lambda v: {"version": 0, "replace_name_with_dba_on_invoices": True},
+    "RecommendedListIn": lambda v: {
+        "version": 0,
+        "custom_default_filters": {"assignment_types": ["investigator"]},
+    },
     "LookupValueIn": lambda v: {"version": 1, "key": "b_wire", "label": "B's wire"},
     "LookupValueChange": lambda v: {"version": 1, "label": "Renamed by firm B", "active": False},
     "ContractorIn": lambda v: {"kind": "user", "user_id": v["contractor_id"], "name": "Stolen contractor"},

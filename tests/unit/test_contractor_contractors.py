@@ -20,11 +20,15 @@ from chalicelib.domain.contractors.contractors import (
     Contractor,
     ContractorAssignment,
     ContractorKind,
+    FilterSource,
     RecommendationFilters,
     RecommendedListConfig,
     allowed_values_from,
     assign_to_case,
+    case_facts,
+    choose_filters,
     default_filters,
+    filter_problems,
     recommend,
     set_assignments,
     unassign_from_case,
@@ -276,3 +280,86 @@ def test_a_recommendation_says_which_of_the_contractors_assignment_types_matched
         matter_id="m1",
     )
     assert alice.matched_types == (INTERPRETER,)
+
+
+# ------------------------------------------------------------------ default filters
+
+
+HOUSING_SPANISH = CaseFacts("m1", subjects=("housing",), languages=("Spanish",))
+
+
+def test_a_cases_facts_are_the_subject_of_its_problem_code_and_its_clients_languages() -> None:
+    case = replace(CASE_ONE, problem_code="housing", languages=("Spanish", "Mixtec"))
+    assert case_facts(case) == CaseFacts("m1", subjects=("housing",), languages=("Spanish", "Mixtec"))
+    assert case_facts(CASE_ONE) == CaseFacts("m1")
+
+
+def test_languages_match_whatever_their_case() -> None:
+    lower = RecommendationFilters(
+        assignment_types=frozenset({INTERPRETER}),
+        values={AssignmentAttribute.LANGUAGES_SPOKEN: frozenset({"spanish"})},
+    )
+    assert names(lower) == ["Alice Avery", "Carla Cruz"]
+
+
+def test_inherited_defaults_ask_languages_of_interpreters_and_translators_without_narrowing_types() -> None:
+    inherited = default_filters(RecommendedListConfig(), CaseFacts("m1", languages=("Mixtec",)))
+    # Carla interprets Mixtec; Alice (Spanish only) still comes as a contract attorney, Bob and Erin
+    # because the case asks nothing of investigators and experts; Acme translates no Mixtec.
+    assert names(inherited) == ["Alice Avery", "Bob Barnes", "Carla Cruz", "Dev Patel", "Erin Ortiz"]
+    (alice,) = [
+        r
+        for r in recommend(EVERYONE, inherited, assignment_types=TYPES, matter_id="m1")
+        if r.contractor == ALICE
+    ]
+    assert alice.matched_types == (CONTRACT_ATTORNEY,)
+
+
+def test_the_list_opens_with_the_filters_inherited_from_the_case() -> None:
+    chosen = choose_filters(RecommendedListConfig(), HOUSING_SPANISH, None)
+    assert chosen.source is FilterSource.CASE
+    assert chosen.filters == default_filters(RecommendedListConfig(), HOUSING_SPANISH)
+
+
+def test_an_admins_custom_default_filters_replace_those_of_the_case() -> None:
+    custom = RecommendationFilters(assignment_types=frozenset({INVESTIGATOR}), include_already_assigned=True)
+    chosen = choose_filters(RecommendedListConfig(custom), HOUSING_SPANISH, None)
+    assert (chosen.filters, chosen.source) == (custom, FilterSource.CUSTOM)
+
+
+def test_filters_named_in_a_request_replace_any_defaults_whole() -> None:
+    asked = RecommendationFilters(name_contains="carla")
+    custom = RecommendedListConfig(RecommendationFilters(assignment_types=frozenset({INVESTIGATOR})))
+    for config in (RecommendedListConfig(), custom):
+        chosen = choose_filters(config, HOUSING_SPANISH, asked)
+        assert (chosen.filters, chosen.source) == (asked, FilterSource.REQUEST)
+
+
+def test_asking_for_no_defaults_or_a_case_without_data_gives_the_unfiltered_list() -> None:
+    custom = RecommendedListConfig(RecommendationFilters(assignment_types=frozenset({INVESTIGATOR})))
+    no_defaults = choose_filters(custom, HOUSING_SPANISH, None, use_defaults=False)
+    assert (no_defaults.filters, no_defaults.source) == (RecommendationFilters(), FilterSource.NONE)
+    bare_case = choose_filters(RecommendedListConfig(), CaseFacts("m1"), None)
+    assert (bare_case.filters, bare_case.source) == (RecommendationFilters(), FilterSource.NONE)
+
+
+def test_filters_are_checked_like_assignments_naming_each_wrong_field() -> None:
+    bad = RecommendationFilters(
+        assignment_types=frozenset({"paralegal", INTERPRETER}),
+        values={
+            AssignmentAttribute.INVESTIGATION_TYPES: frozenset({"mind reading"}),
+            AssignmentAttribute.LANGUAGES_SPOKEN: frozenset({"x" * 65}),
+            AssignmentAttribute.SUBJECTS: frozenset({"housing"}),
+        },
+    )
+    problems = filter_problems(bad, TYPES, ALLOWED, where="custom.")
+    assert [(p.field, p.message) for p in problems] == [
+        ("custom.assignment_types", "'paralegal' is not an active contractor assignment type"),
+        ("custom.investigation_types", "'mind reading' is not one of the investigation_types values"),
+        ("custom.languages_spoken", "values are 1 to 64 characters"),
+    ]
+    good = RecommendationFilters(
+        assignment_types=frozenset({EXPERT}),
+        values={AssignmentAttribute.SUBJECT_MATTER_EXPERTISE: frozenset({"toxicology"})},
+    )
+    assert filter_problems(good, TYPES, ALLOWED) == []

@@ -9,6 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.contractors.contractors import (
+    AssignmentAttribute,
+    RecommendationFilters,
+    RecommendedListConfig,
+)
 from chalicelib.domain.contractors.pay_periods import PayPeriodInterval, PayPeriodSchedule
 from chalicelib.domain.contractors.settings import (
     AnnualAllocationSettings,
@@ -145,9 +150,41 @@ def test_the_name_on_invoices_is_the_dba_name_when_the_firm_chooses_it() -> None
             ),
             "pay_period_schedule.start_date",
         ),
+        (
+            ContractorSettings(
+                FIRM,
+                recommended_list=RecommendedListConfig(
+                    RecommendationFilters(assignment_types=frozenset({"paralegal"}))
+                ),
+            ),
+            "recommended_list.custom_default_filters.assignment_types",
+        ),
+        (
+            ContractorSettings(
+                FIRM,
+                recommended_list=RecommendedListConfig(RecommendationFilters(name_contains="casey")),
+            ),
+            "recommended_list.custom_default_filters.name",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_field(settings: ContractorSettings, field: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         validate_settings(settings)
     assert field in [e.field for e in refused.value.field_errors]
+
+
+def test_custom_default_filters_are_checked_against_the_lookups_when_the_service_names_their_values() -> None:
+    expert_filters = RecommendedListConfig(
+        RecommendationFilters(
+            values={AssignmentAttribute.SUBJECT_MATTER_EXPERTISE: frozenset({"toxicology"})},
+        )
+    )
+    settings = ContractorSettings(FIRM, recommended_list=expert_filters)
+    validate_settings(settings)  # the shape alone is fine
+    allowed = {AssignmentAttribute.SUBJECT_MATTER_EXPERTISE: frozenset({"forensic_accounting"})}
+    with pytest.raises(InvalidInput) as refused:
+        validate_settings(settings, allowed_values=allowed)
+    assert [e.field for e in refused.value.field_errors] == [
+        "recommended_list.custom_default_filters.subject_matter_expertise"
+    ]

@@ -718,6 +718,25 @@ def test_a_matter_row_naming_an_unknown_problem_code_is_an_error_on_that_column(
     assert "'burglary'" in errors[0].message
 
 
+def test_a_matter_rows_languages_are_listed_with_semicolons_and_kept_when_the_column_is_missing() -> None:
+    text = "external_id,number,name,client,languages\nM-9,PC-9,Case,C-100, Spanish ; spanish;Mixtec\n"
+    created = clean(plan("matters", text, firm())).creates[0]
+    assert created.languages == ("Spanish", "Mixtec")
+
+    existing = replace(firm(), matters_by_external_id={"M-9": replace(created, version=1)})
+    renamed = "external_id,number,name,client\nM-9,PC-9,Case renamed,C-100\n"
+    (updated,) = clean(plan("matters", renamed, existing)).updates
+    assert updated.languages == ("Spanish", "Mixtec")
+
+
+def test_a_matter_row_with_an_overlong_language_is_an_error_on_that_column() -> None:
+    text = f"external_id,number,name,client,language\nM-9,PC-9,Case,C-100,{'x' * 41}\n"
+
+    errors = failed(plan("matters", text, firm()))
+
+    assert [(e.line, e.field) for e in errors] == [(2, "languages")]
+
+
 def test_a_re_imported_matter_keeps_a_problem_code_the_firm_has_since_switched_off() -> None:
     stored_matter = replace(
         clean(plan("matters", "external_id,number,name,client\nM-9,PC-9,Case,C-100\n", firm())).creates[0],

@@ -90,10 +90,28 @@ export function unitWord(bt) {
   return String(bt.unit || bt.unit_type || "unit").toLowerCase();
 }
 
+// The firm's expense reimbursement types, key → label, as last loaded by `loadExpenseLabels`.
+let expenseLabels = new Map();
+
+/** Load the expense type labels before drawing BTs or work orders (a failed read leaves the keys). */
+export async function loadExpenseLabels(session) {
+  try {
+    const lookup = await session.call("GET", "/contractor/lookups/contractor_expense_reimbursement_type");
+    expenseLabels = new Map(lookup.values.map((v) => [v.key, v.label]));
+  } catch {
+    // Shown as keys: still right, only less friendly.
+  }
+}
+
+/** An expense type's label ("Mileage"), or its key when unknown. */
+export function expenseLabel(key) {
+  return expenseLabels.get(key) || key;
+}
+
 /** How a BT's amount came about: "3 × $150.00 each", "150 min at $150.00 per hour", "formula (2, 3)",
  * or the expense type. */
-export function pricing(bt, expenseLabels = new Map()) {
-  if (bt.bt_type === "expense_reimbursement") return expenseLabels.get(bt.expense_type) || bt.expense_type || "Expense";
+export function pricing(bt) {
+  if (bt.bt_type === "expense_reimbursement") return bt.expense_type ? expenseLabel(bt.expense_type) : "Expense";
   if (bt.bt_type === "timeslip") {
     return bt.rate === null || bt.rate === undefined
       ? `${bt.minutes} min (not billed by time)` : `${bt.minutes} min at ${money(bt.rate)} per ${unitWord(bt)}`;

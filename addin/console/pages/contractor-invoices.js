@@ -7,11 +7,13 @@
 import { query } from "../../shared/api.js";
 import { busy, card, dateTime, dialog, explain, field, h, select, statusLine, table } from "../util.js";
 import {
-  BT_STATUS_LABELS, BT_TYPE_LABELS, INVOICE_STATUSES, PERM, contractorAccess, pricing, unitWord, contractorName, contractorsByKey,
+  BT_STATUS_LABELS, BT_TYPE_LABELS, INVOICE_STATUSES, PERM, contractorAccess, loadExpenseLabels, pricing, unitWord, contractorName, contractorsByKey,
   downloadBase64, facts as factList, humanize, invoiceStatusLabel, lookupLabels, loadChart, money, problemBox, quantity, refKey, statusChip, sumMoney, tabPanel, tabs,
 } from "./contractor-common.js";
 
 const PAGE = "contractor-invoices";
+// Rows per request: a queue longer than this shows a "Show more" button.
+const LIST_PAGE = 200;
 
 // The whole-invoice actions, in the order a reviewer meets them, with their button labels.
 const INVOICE_BUTTONS = [
@@ -62,7 +64,7 @@ async function invoiceList(ctx, root, access) {
   const panel = tabPanel(status);
   root.append(head, tabs("Invoices by status", statuses, status, (next) => ctx.navigate(PAGE, { status: next })), panel);
 
-  const path = `/contractor/invoices${query({ status, limit: 200 })}`;
+  const path = `/contractor/invoices${query({ status, limit: LIST_PAGE })}`;
   let page;
   try {
     page = await session.call("GET", path);
@@ -101,7 +103,7 @@ async function invoiceList(ctx, root, access) {
       refresh();
     } })
     : null;
-  const rows = invoices.map((inv) => h("tr", { dataset: { invoiceRow: inv.invoice_id, status: inv.status } },
+  const rowFor = (inv) => h("tr", { dataset: { invoiceRow: inv.invoice_id, status: inv.status } },
     all ? h("td", { class: "select" }, h("input", {
       type: "checkbox", dataset: { invoice: inv.invoice_id }, "aria-label": `Select invoice ${inv.invoice_id} of ${inv.contractor_name}`,
       onchange: (e) => { if (e.target.checked) selected.add(inv.invoice_id); else selected.delete(inv.invoice_id); refresh(); },
@@ -112,7 +114,23 @@ async function invoiceList(ctx, root, access) {
     h("td", { class: "when" }, inv.invoice_date || "—"),
     h("td", { class: "when" }, inv.due_date || "—"),
     h("td", { class: "num" }, String(inv.bt_count)),
-    h("td", { class: "num" }, money(inv.total))));
+    h("td", { class: "num" }, money(inv.total)));
+  const tbody = h("tbody", {}, invoices.map(rowFor));
+  // Long queues come a page at a time (one Query each); the rows join the same table and selection.
+  let cursor = page.next_cursor;
+  const shownCount = h("span", { class: "muted" }, `${invoices.length} shown`);
+  const more = h("button", { type: "button", class: "secondary", id: "invoice-more" }, `Show ${LIST_PAGE} more`);
+  more.onclick = () => busy(more, async () => {
+    try {
+      const next = await session.call("GET", `/contractor/invoices${query({ status, limit: LIST_PAGE, cursor })}`);
+      tbody.append(...next.items.map(rowFor));
+      cursor = next.next_cursor;
+      more.closest("p").hidden = !cursor;
+      shownCount.textContent = `${tbody.rows.length} shown`;
+    } catch (error) {
+      results.replaceChildren(h("p", { class: "error", role: "alert" }, explain(error)));
+    }
+  });
   const label = statuses.find(([id]) => id === status)[1];
   panel.append(...[
     bulkBar,
@@ -122,11 +140,11 @@ async function invoiceList(ctx, root, access) {
         h("thead", {}, h("tr", {}, all ? h("th", { class: "select", scope: "col" }, all) : null,
           ["Invoice", "Contractor", "Status", "Invoice date", "Due", "Transactions", "Total"].map((t, i) =>
             h("th", { scope: "col", class: i >= 5 ? "num" : null }, t)))),
-        h("tbody", {}, rows)))
+        tbody))
       : h("p", { class: "muted", id: "invoice-empty" }, status
         ? `No invoices are ${label.toLowerCase()}.`
         : "No invoices yet. Create one from your pending billing transactions."),
-    page.next_cursor ? h("p", { class: "muted" }, "Showing the first 200; work through these to see more.") : null,
+    page.next_cursor ? h("p", { class: "toolbar" }, shownCount, more) : null,
     status_, results].filter(Boolean));
 
   apply.onclick = () => busy(apply, async () => {
@@ -205,7 +223,7 @@ async function newInvoice(ctx, root, access) {
     root.append(h("p", { class: "error", role: "alert" }, "Creating invoices needs the Contractor Invoice Create/Edit permission. Ask a firm admin."));
     return;
   }
-  const byKey = await contractorsByKey(session.call);
+  const [byKey] = await Promise.all([contractorsByKey(session.call), loadExpenseLabels(session)]);
   const chosenKey = ctx.params.contractor || (access.self ? refKey(access.self) : "");
   const problem = problemBox();
   const whoField = access.isContractor
@@ -296,7 +314,7 @@ async function invoiceView(ctx, root, access, invoiceId) {
   const path = `/contractor/invoices/${encodeURIComponent(invoiceId)}`;
   let invoice;
   try {
-    invoice = await session.call("GET", path);
+    [invoice] = await Promise.all([session.call("GET", path), loadExpenseLabels(session)]);
   } catch (error) {
     root.append(h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Invoice"), h("a", { href: `#${PAGE}` }, "Back to invoices")),
       h("p", { class: "error", role: "alert" }, explain(error)));

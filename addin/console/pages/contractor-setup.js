@@ -102,35 +102,126 @@ function allocationForm(ctx, matterId, view) {
     field("Why", note, "Goes into the allocation log."), save));
 }
 
+// The recommended list's filters, as the API names them (query parameters and `filters.values` keys).
+const FILTER_ATTRIBUTES = [
+  ["subjects", "Subject"], ["languages_spoken", "Speaks"], ["languages_written", "Writes"],
+  ["subject_matter_expertise", "Expertise"], ["investigation_types", "Investigates"],
+];
+const FILTER_PARAMS = ["types", "name", "assigned", "over", ...FILTER_ATTRIBUTES.map(([key]) => key)];
+const FILTER_SOURCES = {
+  case: ["from the case", "Filtered by the case's problem code and the languages its client speaks."],
+  custom: ["set by your admin", "Filtered by the default filters your admin set for this list."],
+  request: ["your filter", "Filtered as you asked."],
+  none: ["", "No filters: everyone active and within their allocation."],
+};
+// A list with no filters that nobody asked for: the case has nothing to inherit and no admin set defaults.
+const NOTHING_TO_INHERIT = "No filters: the case has no problem code or client languages to inherit, and no default filters are set.";
+
+/** The filter state a URL names, or null when it names none (the list's default filters then apply). */
+function filtersFromParams(params) {
+  if (!FILTER_PARAMS.some((key) => params[key])) return null;
+  const list = (text) => (text || "").split(",").map((v) => v.trim()).filter(Boolean);
+  return {
+    assignment_types: list(params.types), name: params.name || "",
+    include_already_assigned: params.assigned === "1", include_over_allocation: params.over === "1",
+    values: Object.fromEntries(FILTER_ATTRIBUTES.map(([key]) => [key, list(params[key])]).filter(([, v]) => v.length)),
+  };
+}
+
+/** URL parameters for a filter state: explicit filters, or `defaults=none` when nothing is left. */
+function filterParams(filters) {
+  const params = {
+    types: filters.assignment_types.join(","), name: filters.name,
+    assigned: filters.include_already_assigned ? "1" : "", over: filters.include_over_allocation ? "1" : "",
+    ...Object.fromEntries(FILTER_ATTRIBUTES.map(([key]) => [key, (filters.values[key] || []).join(",")])),
+  };
+  return Object.values(params).some(Boolean) ? params : { defaults: "none" };
+}
+
+/** The recommended-list query for a URL: its explicit filters, `defaults=none`, or nothing (defaults). */
+function recommendedQuery(params) {
+  const filters = filtersFromParams(params);
+  if (!filters) return params.defaults === "none" ? { defaults: "none" } : {};
+  const query = { ...(filters.assignment_types.length ? { assignment_types: filters.assignment_types.join(",") } : {}),
+    ...(filters.name ? { name: filters.name } : {}),
+    ...(filters.include_already_assigned ? { include_already_assigned: "true" } : {}),
+    ...(filters.include_over_allocation ? { include_over_allocation: "true" } : {}) };
+  for (const [key, values] of Object.entries(filters.values)) query[key] = values.join(",");
+  return query;
+}
+
 async function recommendedCard(ctx, matterId) {
   const { session } = ctx;
-  const type = select([["", "Any kind of work"], ...ASSIGNMENT_TYPES], ctx.params.type || "", { id: "rec-type" });
-  const name = h("input", { id: "rec-name", type: "search", value: ctx.params.name || "" });
-  const assigned = h("input", { type: "checkbox", id: "rec-assigned", checked: ctx.params.assigned === "1" });
-  const go = () => ctx.navigate(PAGE, { tab: "cases", matter: matterId, type: type.value, name: name.value.trim(), assigned: assigned.checked ? "1" : "" });
-  const filter = h("button", { type: "button", class: "secondary", onclick: go }, "Filter");
-  name.onkeydown = (e) => { if (e.key === "Enter") go(); };
+  const found = await session.call("GET", `/contractor/cases/${encodeURIComponent(matterId)}/recommended?${new URLSearchParams(recommendedQuery(ctx.params))}`);
+  const applied = found.filters;
+  const show = (filters) => ctx.navigate(PAGE, { tab: "cases", matter: matterId, ...filterParams(filters) });
+  const without = (change) => {
+    const next = structuredClone(applied);
+    change(next);
+    return next;
+  };
+  const typeLabel = (key) => (ASSIGNMENT_TYPES.find(([k]) => k === key) || [key, humanize(key)])[1];
+  const asked = Boolean(filtersFromParams(ctx.params)) || ctx.params.defaults === "none";
+  const [origin, described] = FILTER_SOURCES[found.source] || FILTER_SOURCES.request;
+  const summary = found.source === "none" && !asked ? NOTHING_TO_INHERIT : described;
+  const chip = (label, drop) => h("li", { class: `chip cw-filter cw-filter-${found.source}` }, label,
+    origin ? h("span", { class: "hint" }, ` (${origin})`) : null, " ",
+    h("button", { type: "button", class: "link", "aria-label": `Remove filter ${label}`, onclick: () => show(without(drop)) }, "×"));
+  const chips = [
+    ...applied.assignment_types.map((key) => chip(`Kind of work: ${typeLabel(key)}`, (f) => { f.assignment_types = f.assignment_types.filter((k) => k !== key); })),
+    ...FILTER_ATTRIBUTES.flatMap(([key, label]) => (applied.values[key] || []).map((value) => chip(`${label}: ${value}`,
+      (f) => { f.values[key] = f.values[key].filter((v) => v !== value); }))),
+    ...(applied.name ? [chip(`Name: ${applied.name}`, (f) => { f.name = ""; })] : []),
+    ...(applied.include_already_assigned ? [chip("Including those already assigned", (f) => { f.include_already_assigned = false; })] : []),
+    ...(applied.include_over_allocation ? [chip("Including those over their allocation", (f) => { f.include_over_allocation = false; })] : []),
+  ];
+  const everyone = h("button", { type: "button", class: "secondary", id: "rec-everyone", onclick: () => show({ assignment_types: [], values: {}, name: "",
+    include_already_assigned: false, include_over_allocation: false }) }, "Show everyone");
+  const defaults = h("button", { type: "button", class: "link", id: "rec-defaults", onclick: () => ctx.navigate(PAGE, { tab: "cases", matter: matterId }) },
+    "Back to the default filters");
+  const filtersBox = h("div", { id: "rec-filters", dataset: { source: found.source } },
+    h("p", { class: "muted", id: "rec-source" }, summary),
+    chips.length ? h("ul", { class: "chips", "aria-label": "Filters applied" }, chips) : null,
+    h("div", { class: "toolbar" }, chips.length ? everyone : null, asked ? defaults : null));
+
+  // Narrowing adds to what is applied; a language is what interpreters speak and translators write.
+  const type = select([["", "Any kind of work"], ...ASSIGNMENT_TYPES], "", { id: "rec-type" });
+  const language = h("input", { id: "rec-language", maxlength: 64 });
+  const subject = h("input", { id: "rec-subject", maxlength: 64 });
+  const name = h("input", { id: "rec-name", type: "search", value: applied.name, maxlength: 100 });
+  const assigned = h("input", { type: "checkbox", id: "rec-assigned", checked: applied.include_already_assigned });
+  const add = (list, value) => (value && !list.includes(value) ? [...list, value] : list);
+  const go = () => show(without((f) => {
+    f.assignment_types = add(f.assignment_types, type.value);
+    for (const key of ["languages_spoken", "languages_written"]) f.values[key] = add(f.values[key] || [], language.value.trim());
+    f.values.subjects = add(f.values.subjects || [], subject.value.trim());
+    f.name = name.value.trim();
+    f.include_already_assigned = assigned.checked;
+  }));
+  const filter = h("button", { type: "button", class: "secondary", id: "rec-filter", onclick: go }, "Filter");
+  for (const input of [language, subject, name]) input.onkeydown = (e) => { if (e.key === "Enter") go(); };
+
   const status = statusLine();
-  const found = await session.call("GET", `/contractor/cases/${encodeURIComponent(matterId)}/recommended?${new URLSearchParams({
-    ...(type.value ? { assignment_type: type.value } : {}), name: name.value.trim(), include_already_assigned: String(assigned.checked) })}`);
-  const rows = found.map((r) => [
+  const rows = found.contractors.map((r) => [
     r.contractor.doing_business_as ? `${r.contractor.name} (${r.contractor.doing_business_as})` : r.contractor.name,
     r.matched_types.map((t) => t.replace(/_/g, " ")).join(", ") || "—",
     String(r.open_work_orders), r.already_assigned ? "Yes" : "No",
     r.already_assigned ? "" : h("button", { type: "button", class: "link", "aria-label": `Assign ${r.contractor.name}`, onclick: (e) => busy(e.currentTarget, async () => {
       try {
         await session.call("POST", `/contractor/cases/${encodeURIComponent(matterId)}/assignments`,
-          { contractor: { kind: r.contractor.kind, contractor_id: r.contractor.contractor_id }, assignment_type: type.value || r.matched_types[0] || r.contractor.assignments[0]?.assignment_type || "contract_attorney" });
+          { contractor: { kind: r.contractor.kind, contractor_id: r.contractor.contractor_id }, assignment_type: r.matched_types[0] || r.contractor.assignments[0]?.assignment_type || "contract_attorney" });
         status.textContent = `${r.contractor.name} is assigned to the case.`;
       } catch (error) {
         status.textContent = explain(error);
       }
     }) }, "Assign"),
   ]);
-  return card("Recommended contractors (least busy first)",
-    h("div", { class: "toolbar" }, field("Kind of work", type), field("Name", name), h("label", { class: "check" }, assigned, " Include those already assigned"), filter),
+  return card("Recommended contractors (least busy first)", filtersBox,
+    h("div", { class: "toolbar" }, field("Kind of work", type), field("Language", language, "Spoken or written."), field("Subject", subject, "A legal problem code."),
+      field("Name", name), h("label", { class: "check" }, assigned, " Include those already assigned"), filter),
     rows.length ? table("!Recommended contractors", ["Contractor", "Matches", "Open work orders", "Assigned", ""], rows, { id: "recommended-table" })
-      : h("p", { class: "muted" }, "No contractor matches. Widen the filters, or register contractors with this kind of work."),
+      : h("p", { class: "muted", id: "recommended-none" }, chips.length ? "No contractor matches these filters. Remove one, or show everyone."
+        : "No contractor to offer. Register contractors with this kind of work."),
     h("p", { class: "hint" }, "Contractors over their annual allocation are not offered."), status);
 }
 
@@ -478,7 +569,59 @@ async function settingsTab(ctx, panel) {
       }
     });
   };
-  panel.append(card("Contractor settings", form));
+  panel.append(card("Contractor settings", form), recommendedDefaultsCard(ctx, s));
+}
+
+// The recommended-contractors list's custom default filters: saved on their own (the settings' version is
+// shared with the form above, so whichever saves second after a change elsewhere is told it is stale).
+function recommendedDefaultsCard(ctx, s) {
+  const custom = s.recommended_list.custom_default_filters;
+  const problem = problemBox();
+  const status = statusLine({ id: "rec-defaults-status" });
+  const mode = (value, label) => h("label", { class: "check" },
+    h("input", { type: "radio", name: "rec-default-mode", value, checked: (value === "custom") === Boolean(custom) }), ` ${label}`);
+  const types = ASSIGNMENT_TYPES.map(([key, label]) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name: "rec-default-type", value: key, checked: custom?.assignment_types.includes(key) }), ` ${label}`));
+  const inputs = Object.fromEntries(FILTER_ATTRIBUTES.map(([key]) => [key, h("input", { id: `rec-default-${key}`, value: (custom?.values[key] || []).join(", ") })]));
+  const assigned = h("input", { type: "checkbox", id: "rec-default-assigned", checked: custom?.include_already_assigned });
+  const over = h("input", { type: "checkbox", id: "rec-default-over", checked: custom?.include_over_allocation });
+  const save = h("button", { type: "button", id: "rec-defaults-save" }, "Save default filters");
+  const body = h("div", {},
+    h("fieldset", {}, h("legend", {}, "Kinds of work"), h("div", { class: "cw-checks" }, types)),
+    h("div", { class: "row" }, field("Subjects", inputs.subjects, "Legal problem codes, comma-separated."),
+      field("Languages spoken", inputs.languages_spoken, "Interpreters must speak all of them."),
+      field("Languages written", inputs.languages_written, "Translators must write all of them.")),
+    h("div", { class: "row" }, field("Expertise", inputs.subject_matter_expertise, "Subject matter expertise keys."),
+      field("Investigation types", inputs.investigation_types, "Investigation type keys.")),
+    h("div", { class: "cw-checks" }, h("label", { class: "check" }, assigned, " Include those already assigned to the case"),
+      h("label", { class: "check" }, over, " Include those over their annual allocation")));
+  const node = card("Recommended contractors: default filters", problem.node,
+    h("p", { class: "hint" }, "The recommended contractors of a case open with these filters. Staff can remove them or show everyone."),
+    h("fieldset", {}, h("legend", {}, "Where the default filters come from"), h("div", { class: "cw-checks" },
+      mode("case", "Inherit them from each case: its problem code and the languages its client speaks"),
+      mode("custom", "Use these filters for every case"))),
+    body, save, status);
+  const choice = () => node.querySelector("input[name=rec-default-mode]:checked")?.value;
+  const sync = () => { body.hidden = choice() !== "custom"; };
+  node.querySelectorAll("input[name=rec-default-mode]").forEach((radio) => { radio.onchange = sync; });
+  sync();
+  const split = (text) => text.split(",").map((v) => v.trim()).filter(Boolean);
+  save.onclick = () => busy(save, async () => {
+    problem.clear();
+    const filters = choice() !== "custom" ? null : {
+      assignment_types: [...body.querySelectorAll("input[name=rec-default-type]:checked")].map((b) => b.value),
+      values: Object.fromEntries(Object.entries(inputs).map(([key, input]) => [key, split(input.value)]).filter(([, v]) => v.length)),
+      include_already_assigned: assigned.checked, include_over_allocation: over.checked,
+    };
+    try {
+      const saved = await ctx.session.call("PUT", "/contractor/settings/recommended-list", { version: s.version, custom_default_filters: filters });
+      s.version = saved.version;
+      status.textContent = filters ? "Default filters saved: every case's list opens with them." : "Default filters cleared: each case gives its own.";
+    } catch (error) {
+      problem.show(explain(error));
+    }
+  });
+  return node;
 }
 
 // ------------------------------------------------------------------ lookups

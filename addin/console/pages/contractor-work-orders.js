@@ -6,11 +6,13 @@ import { query } from "../../shared/api.js";
 import { matterLabel, matterPicker, resolveMatters } from "../matters.js";
 import { busy, card, dialog, explain, field, h, isoDay, select, statusLine, table } from "../util.js";
 import {
-  BT_TYPE_LABELS, PERM, contractorAccess, facts, contractorName, contractorsByKey, downloadBase64, fileToBase64, money,
-  pricing, problemBox, quantity, refKey, statusChip,
+  BT_TYPE_LABELS, PERM, contractorAccess, facts, contractorName, contractorsByKey, downloadBase64, expenseLabel, fileToBase64,
+  loadExpenseLabels, money, pricing, problemBox, quantity, refKey, statusChip,
 } from "./contractor-common.js";
 
 const PAGE = "contractor-work-orders";
+// Work orders per request; more come with "Load more".
+const LIST_PAGE = 200;
 const RECEIPT_TYPES = "application/pdf,image/png,image/jpeg,image/heic";
 
 export async function render(ctx, root) {
@@ -42,8 +44,8 @@ async function workOrderList(ctx, root, access) {
   const who = ctx.params.contractor || "";
   root.append(h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, access.isContractor ? "My work orders" : "Work orders")));
 
-  const [page, byKey] = await Promise.all([
-    session.call("GET", `/contractor/work-orders${query({ status, limit: 200 })}`),
+  let [page, byKey] = await Promise.all([
+    session.call("GET", `/contractor/work-orders${query({ status, limit: LIST_PAGE })}`),
     contractorsByKey(session.call),
   ]);
   const { matters } = await casesOf(session, page.items);
@@ -60,19 +62,34 @@ async function workOrderList(ctx, root, access) {
     whoSelect ? field("Contractor", whoSelect) : null, h("button", { type: "button", class: "secondary", onclick: apply }, "Filter"))));
 
   const needle = text.toLowerCase();
-  const shown = page.items.filter((wo) => (!who || refKey(wo.assignee) === who) && (!needle ||
-    wo.title.toLowerCase().includes(needle) || wo.matter_ids.some((id) => matterLabel(matters.get(id)).toLowerCase().includes(needle))));
-  root.append(card(`${shown.length} work order${shown.length === 1 ? "" : "s"}`, shown.length
-    ? table("!Work orders", ["Title", "Contractor", "Cases", "Dates", "PSRs", "Status"], shown.map((wo) => [
-      h("a", { href: `#${PAGE}?id=${encodeURIComponent(wo.work_order_id)}` }, wo.title),
-      contractorName(byKey, wo.assignee),
-      wo.matter_ids.map((id) => matterLabel(matters.get(id)) || `case ${id}`).join("; ") || "—",
-      h("span", { class: "nowrap" }, `${wo.start_date || "…"} – ${wo.end_date || "…"}`),
-      String(wo.psrs.length),
-      statusChip(wo.status, wo.status === "open" ? "Open" : "Complete"),
-    ]), { id: "wo-table" })
-    : h("p", { class: "muted" }, page.items.length ? "No work order matches these filters." : "No work orders yet."),
-  page.next_cursor ? h("p", { class: "hint" }, "Showing the first 200 work orders; filter by status to narrow them.") : null));
+  const matches = (wo) => (!who || refKey(wo.assignee) === who) && (!needle ||
+    wo.title.toLowerCase().includes(needle) || wo.matter_ids.some((id) => matterLabel(matters.get(id)).toLowerCase().includes(needle)));
+  const listCard = () => {
+    const shown = page.items.filter(matches);
+    const more = h("button", { type: "button", class: "secondary", id: "wo-more" }, `Load ${LIST_PAGE} more`);
+    // The search filters what is loaded: the next page (one Query) joins it and the list is drawn again.
+    more.onclick = () => busy(more, async () => {
+      const next = await session.call("GET", `/contractor/work-orders${query({ status, limit: LIST_PAGE, cursor: page.next_cursor })}`);
+      for (const [id, matter] of (await casesOf(session, next.items)).matters) matters.set(id, matter);
+      page = { items: [...page.items, ...next.items], next_cursor: next.next_cursor };
+      list.replaceWith(list = listCard());
+    }).catch((error) => more.after(h("p", { class: "error", role: "alert" }, explain(error))));
+    return card(`${shown.length} work order${shown.length === 1 ? "" : "s"}`, shown.length
+      ? table("!Work orders", ["Title", "Contractor", "Cases", "Dates", "PSRs", "Status"], shown.map((wo) => [
+        h("a", { href: `#${PAGE}?id=${encodeURIComponent(wo.work_order_id)}` }, wo.title),
+        contractorName(byKey, wo.assignee),
+        wo.matter_ids.map((id) => matterLabel(matters.get(id)) || `case ${id}`).join("; ") || "—",
+        h("span", { class: "nowrap" }, `${wo.start_date || "…"} – ${wo.end_date || "…"}`),
+        String(wo.psrs.length),
+        statusChip(wo.status, wo.status === "open" ? "Open" : "Complete"),
+      ]), { id: "wo-table" })
+      : h("p", { class: "muted" }, page.items.length ? "No work order matches these filters." : "No work orders yet."),
+    page.next_cursor
+      ? h("p", { class: "toolbar" }, h("span", { class: "muted" }, `${page.items.length} loaded; there are more.`), more)
+      : null);
+  };
+  let list = listCard();
+  root.append(list);
 
   if (access.can(PERM.workOrders)) root.append(await createForm(ctx, access, byKey));
   if (access.isStaff && access.can(PERM.workOrders)) root.append(caseCloseCard(ctx));
@@ -202,6 +219,7 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
   const [byKey, { matters }, products] = await Promise.all([
     contractorsByKey(session.call), casesOf(session, [wo]),
     session.call("GET", "/contractor/products").catch(() => []),
+    loadExpenseLabels(session),
   ]);
   const problem = problemBox();
   problem.node.id = "wo-problem";
@@ -227,7 +245,7 @@ async function drawWorkOrder(ctx, root, access, detail, view) {
     ["Assigned to", contractorName(byKey, wo.assignee)],
     ["Cases", wo.matter_ids.map((id) => matterLabel(matters.get(id)) || `case ${id}`).join("; ") || "—"],
     ["Dates", `${wo.start_date || "…"} – ${wo.end_date || "…"}`],
-    ["Expense types", wo.expense_types.join(", ") || "none"]]),
+    ["Expense types", wo.expense_types.map(expenseLabel).join(", ") || "none"]]),
   wo.description ? h("p", {}, wo.description) : null, toggle,
   canEdit && open && access.isStaff ? await linkTools(ctx, wo, path, attempt, matters) : null));
 
@@ -350,7 +368,7 @@ function logForm(ctx, wo, matters, path, view) {
     // Time-based PSRs take timeslips only; the others take product/service transactions.
     const psrs = wo.psrs.filter((p) => p.time_based === (kind === "timeslip"));
     if (kind === "expense_reimbursement") {
-      controls.expense = select(wo.expense_types.map((t) => [t, t]), wo.expense_types[0], { id: "bt-expense-type" });
+      controls.expense = select(wo.expense_types.map((t) => [t, expenseLabel(t)]), wo.expense_types[0], { id: "bt-expense-type" });
       controls.amount = h("input", { id: "bt-amount", inputmode: "decimal", placeholder: "42.50" });
       controls.file = h("input", { type: "file", id: "bt-receipt", accept: RECEIPT_TYPES, multiple: true });
       specific.replaceChildren(

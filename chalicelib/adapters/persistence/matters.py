@@ -209,6 +209,7 @@ def _matter_item(matter: Matter) -> Item:
             "external_ids": dict(matter.external_ids),
             "created_at": dt_out(matter.created_at),
             "problem_code": matter.problem_code,
+            "languages": list(matter.languages),
             "version": matter.version,
         }
     )
@@ -233,6 +234,7 @@ def _matter_from(item: Item) -> Matter:
         external_ids=dict(item.get("external_ids", {})),
         created_at=dt_in(item.get("created_at")),
         problem_code=item.get("problem_code"),
+        languages=tuple(item.get("languages", [])),
         version=int_in(item.get("version", 0)),
     )
 

@@ -18,8 +18,16 @@ The recommended list filters contractors for a case. Filters apply per kind of w
 when ANY of their assignments matches, and an assignment matches when its type is among the wanted types (if
 any are named) and it covers EVERY value the filter asks for its attribute. So "subjects: housing; languages
 spoken: Spanish" recommends housing contract attorneys and Spanish interpreters, not only people who are
-both. With no custom default filters configured, the defaults come from the case: its subjects (from the
-problem code) and its client's languages.
+both. Values compare without case ("spanish" finds a "Spanish" interpreter): languages are free text.
+
+The list opens with default filters: the admin's custom defaults (``RecommendedListConfig``, kept on the
+contractor settings page) when set, else filters inherited from the case (``CaseFacts``: the subject of its
+legal problem code and the languages its client speaks). Inherited defaults ask something of contract
+attorneys (the subject), interpreters (speak the language) and translators (write it) only; they do NOT
+narrow the list to those types, so experts and investigators, whose attributes the case says nothing about,
+are still offered: a case about housing for a Spanish speaker may well need an investigator. Explicit filters
+in a request replace the defaults whole (``choose_filters``), and the caller is told which filters applied and
+where they came from (``FilterSource``).
 
 Public API:
 
@@ -32,7 +40,11 @@ Public API:
 - ``CaseAssignment``; ``assign_to_case(contractor, matter, assignment_type, existing, *, at, actor)``;
   ``unassign_from_case(existing, contractor, matter_id, assignment_type) -> CaseAssignment``
 - ``CaseFacts``, ``RecommendationFilters``, ``RecommendedListConfig``, ``Recommendation``;
-  ``default_filters(config, case) -> RecommendationFilters``;
+  ``case_facts(matter) -> CaseFacts``; ``default_filters(config, case) -> RecommendationFilters``;
+  ``FilterSource``, ``ChosenFilters``, ``RecommendedList``;
+  ``choose_filters(config, case, requested, *, use_defaults=True) -> ChosenFilters``;
+  ``filter_problems(filters, assignment_types, allowed_values, *, where) -> list[FieldError]``;
+  ``validate_filters(filters, assignment_types, allowed_values) -> None``;
   ``recommend(contractors, filters, *, assignment_types, matter_id, case_assignments, open_work_orders,
   over_allocation) -> tuple[Recommendation, ...]``
 """
@@ -332,6 +344,45 @@ class Recommendation:
     already_assigned: bool
 
 
+class FilterSource(StrEnum):
+    """Where the filters a recommended list applied came from."""
+
+    CUSTOM = "custom"  # the admin's custom default filters
+    CASE = "case"  # inherited from the case's problem code and languages
+    REQUEST = "request"  # the caller named them
+    NONE = "none"  # no filter: the caller asked for none, or the case gave nothing to inherit
+
+
+@dataclass(frozen=True)
+class ChosenFilters:
+    """The filters a recommended list applies and where they came from."""
+
+    filters: RecommendationFilters
+    source: FilterSource
+
+
+@dataclass(frozen=True)
+class RecommendedList:
+    """A case's recommended contractors with the filters that chose them."""
+
+    recommendations: tuple[Recommendation, ...]
+    filters: RecommendationFilters
+    source: FilterSource
+
+
+MAX_FILTER_TYPES = 10
+MAX_FILTER_VALUES = 20
+MAX_FILTER_VALUE = 64
+MAX_FILTER_NAME = 100
+
+
+def case_facts(matter: Matter) -> CaseFacts:
+    """What a case offers the default filters: its problem code (contract attorneys' subjects are the
+    firm's legal problem codes) and the languages its client speaks."""
+    subjects = (matter.problem_code,) if matter.problem_code else ()
+    return CaseFacts(matter.matter_id, subjects=subjects, languages=matter.languages)
+
+
 def default_filters(config: RecommendedListConfig, case: CaseFacts) -> RecommendationFilters:
     """The filters the list opens with: the admin's custom defaults, or ones inherited from the case."""
     if config.custom_default_filters is not None:
@@ -344,6 +395,73 @@ def default_filters(config: RecommendedListConfig, case: CaseFacts) -> Recommend
         values[AssignmentAttribute.LANGUAGES_SPOKEN] = frozenset(case.languages)
         values[AssignmentAttribute.LANGUAGES_WRITTEN] = frozenset(case.languages)
     return RecommendationFilters(values=values)
+
+
+def choose_filters(
+    config: RecommendedListConfig,
+    case: CaseFacts,
+    requested: RecommendationFilters | None,
+    *,
+    use_defaults: bool = True,
+) -> ChosenFilters:
+    """The filters to apply: the request's when it names any (they replace the defaults whole, so a user
+    who changed one filter sees exactly what they asked for), else none when the caller asked for no
+    defaults, else the default filters (``default_filters``)."""
+    if requested is not None:
+        return ChosenFilters(requested, FilterSource.REQUEST)
+    if not use_defaults:
+        return ChosenFilters(RecommendationFilters(), FilterSource.NONE)
+    if config.custom_default_filters is not None:
+        return ChosenFilters(config.custom_default_filters, FilterSource.CUSTOM)
+    inherited = default_filters(config, case)
+    # A case without a problem code or languages filters nothing: say so rather than "from the case".
+    return ChosenFilters(inherited, FilterSource.CASE if inherited.values else FilterSource.NONE)
+
+
+def filter_problems(
+    filters: RecommendationFilters,
+    assignment_types: Mapping[str, AssignmentType],
+    allowed_values: Mapping[AssignmentAttribute, frozenset[str]],
+    *,
+    where: str = "",
+) -> list[FieldError]:
+    """What is wrong with recommended-list filters, checked like contractors' assignments: types must be
+    active contractor assignment types, and values of an attribute with a lookup (``allowed_values``)
+    must be among its values; others are free text of 1 to ``MAX_FILTER_VALUE`` characters. ``where``
+    prefixes each field name (``recommended_list.custom_default_filters.``)."""
+    problems: list[FieldError] = []
+    if len(filters.assignment_types) > MAX_FILTER_TYPES:
+        problems.append(FieldError(f"{where}assignment_types", f"at most {MAX_FILTER_TYPES} types"))
+    for key in sorted(filters.assignment_types):
+        kind = assignment_types.get(key)
+        if kind is None or not kind.is_contractor_type or not kind.active:
+            problems.append(
+                FieldError(f"{where}assignment_types", f"'{key}' is not an active contractor assignment type")
+            )
+    for attribute, values in sorted(filters.values.items()):
+        name = f"{where}{attribute.value}"
+        if len(values) > MAX_FILTER_VALUES:
+            problems.append(FieldError(name, f"at most {MAX_FILTER_VALUES} values"))
+        allowed = allowed_values.get(attribute)
+        for value in sorted(values):
+            if not value.strip() or len(value) > MAX_FILTER_VALUE:
+                problems.append(FieldError(name, f"values are 1 to {MAX_FILTER_VALUE} characters"))
+            elif allowed is not None and value not in allowed:
+                problems.append(FieldError(name, f"'{value}' is not one of the {attribute.value} values"))
+    if len(filters.name_contains) > MAX_FILTER_NAME:
+        problems.append(FieldError(f"{where}name", f"at most {MAX_FILTER_NAME} characters"))
+    return problems
+
+
+def validate_filters(
+    filters: RecommendationFilters,
+    assignment_types: Mapping[str, AssignmentType],
+    allowed_values: Mapping[AssignmentAttribute, frozenset[str]],
+) -> None:
+    """Refuse filters with any problem (``filter_problems``), every problem at once."""
+    problems = filter_problems(filters, assignment_types, allowed_values)
+    if problems:
+        raise InvalidInput("the filters are not valid", field_errors=problems)
 
 
 def recommend(
@@ -399,5 +517,5 @@ def _assignment_matches(
         return False
     if kind.attribute is None:
         return True
-    wanted = filters.values.get(kind.attribute, frozenset())
-    return wanted <= set(assignment.values)
+    wanted = {v.casefold() for v in filters.values.get(kind.attribute, frozenset())}
+    return wanted <= {v.casefold() for v in assignment.values}

@@ -6,9 +6,10 @@ Public API:
 - ``InvoiceActionNotifications``: the invoice action email list and whether the contractor is told too.
 - ``ApprovedInvoicePdfSettings``: the approved-invoice PDF email (list, subject, body, logo).
 - ``AnnualAllocationSettings``: default annual allocations for users and organizations, fiscal year start.
-- ``ContractorSettings``: the whole page, one per firm.
+- ``ContractorSettings``: the whole page, one per firm; ``recommended_list`` holds the recommended-contractors
+  list's custom default filters (``None``: inherit them from each case).
 - ``NotifiedAction``: the invoice actions that send notifications.
-- ``validate_settings(settings) -> None``
+- ``validate_settings(settings, *, allowed_values=None) -> None``
 - ``invoice_action_recipients(settings, action, *, contractor_email, by_contractor) -> tuple[str, ...]``
 - ``approved_pdf_recipients(settings, *, contractor_email) -> tuple[str, ...]``
 - ``render_pdf_email(settings, values) -> tuple[str, str]``: subject and body with ``{placeholders}`` filled.
@@ -18,10 +19,17 @@ Public API:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from chalicelib.domain.contractors.contractors import (
+    DEFAULT_ASSIGNMENT_TYPES,
+    AssignmentAttribute,
+    RecommendedListConfig,
+    filter_problems,
+)
 from chalicelib.domain.contractors.money import parse_amount
 from chalicelib.domain.contractors.pay_periods import PayPeriodSchedule, validate_schedule
 from chalicelib.domain.errors import DomainError, FieldError, InvalidInput
@@ -105,12 +113,33 @@ class ContractorSettings:
     annual_allocations: AnnualAllocationSettings = field(default_factory=AnnualAllocationSettings)
     add_ons: ContractorAddOns = field(default_factory=ContractorAddOns)
     pay_period_schedule: PayPeriodSchedule | None = None
+    recommended_list: RecommendedListConfig = field(default_factory=RecommendedListConfig)
     version: int = 0
 
 
-def validate_settings(settings: ContractorSettings) -> None:
-    """Every problem on the page at once, by field."""
+def validate_settings(
+    settings: ContractorSettings,
+    *,
+    allowed_values: Mapping[AssignmentAttribute, frozenset[str]] | None = None,
+) -> None:
+    """Every problem on the page at once, by field. ``allowed_values`` are the values of the assignment
+    attributes that have a lookup (as for contractors); without them only the shape of the recommended
+    list's custom default filters is checked."""
     problems: list[FieldError] = []
+    custom = settings.recommended_list.custom_default_filters
+    if custom is not None:
+        problems.extend(
+            filter_problems(
+                custom,
+                {t.key: t for t in DEFAULT_ASSIGNMENT_TYPES},
+                allowed_values or {},
+                where="recommended_list.custom_default_filters.",
+            )
+        )
+        if custom.name_contains:
+            problems.append(
+                FieldError("recommended_list.custom_default_filters.name", "a default filter names no one")
+            )
     _check_recipients(
         "invoice_action_notifications.recipients",
         settings.invoice_action_notifications.recipients,

@@ -58,12 +58,16 @@ from chalicelib.domain.contractors.contractors import (
     ContractorAssignment,
     ContractorKind,
     ContractorRef,
-    Recommendation,
     RecommendationFilters,
+    RecommendedList,
+    RecommendedListConfig,
     assign_to_case,
+    case_facts,
+    choose_filters,
     recommend,
     unassign_from_case,
     validate_contractor,
+    validate_filters,
 )
 from chalicelib.domain.contractors.events import ContractorEvent, InvoiceApproved, InvoiceUnapproved
 from chalicelib.domain.contractors.formula import FormulaDefinition
@@ -510,30 +514,47 @@ class ContractorService:
         principal: Principal,
         matter_id: str,
         *,
-        assignment_types: frozenset[str],
-        name_contains: str,
-        include_already_assigned: bool,
-    ) -> tuple[Recommendation, ...]:
-        """The recommended contractors for a case, least busy first."""
+        requested: RecommendationFilters | None = None,
+        use_defaults: bool = True,
+    ) -> RecommendedList:
+        """The recommended contractors for a case, least busy first, with the filters that chose them.
+
+        ``requested`` (the filters a caller named) replaces the default filters whole; without it the
+        admin's custom default filters apply, else those inherited from the case (its problem code and
+        its client's languages); ``use_defaults=False`` lists everyone. Requested filters are checked
+        like contractors' assignments (``InvalidInput`` with field errors)."""
         self._staff(principal, ContractorPermission.WORK_ORDER_CREATE_EDIT)
-        self._matter(principal.firm_id, matter_id)
         firm_id = principal.firm_id
+        matter = self._matter(firm_id, matter_id)
+        if requested is not None:
+            validate_filters(requested, self.assignment_types(), self._allowed_values(firm_id))
+        config = self._repo.settings(firm_id).recommended_list
+        chosen = choose_filters(config, case_facts(matter), requested, use_defaults=use_defaults)
         contractors = self._repo.contractors(firm_id)
         over = frozenset(c.ref for c in contractors if self._standing(firm_id, c.ref).over_threshold)
-        filters = RecommendationFilters(
-            assignment_types=assignment_types,
-            name_contains=name_contains,
-            include_already_assigned=include_already_assigned,
-        )
-        return recommend(
+        found = recommend(
             contractors,
-            filters,
+            chosen.filters,
             assignment_types=self.assignment_types(),
             matter_id=matter_id,
             case_assignments=self._repo.case_assignments(firm_id, matter_id),
             open_work_orders=self._repo.open_work_order_counts(firm_id),
             over_allocation=over,
         )
+        return RecommendedList(found, chosen.filters, chosen.source)
+
+    def save_recommended_list(
+        self, principal: Principal, version: int, config: RecommendedListConfig
+    ) -> ContractorSettings:
+        """Set the recommended list's custom default filters on the settings page, or clear them
+        (``custom_default_filters=None``: each case's own data gives the defaults again). Values of the
+        attributes that have a lookup must be its active values, as for contractors."""
+        actor = self._admin(principal)
+        current = self._repo.settings(principal.firm_id)
+        _versioned(current, version, "contractor settings", principal.firm_id)
+        changed = replace(current, recommended_list=config)
+        validate_settings(changed, allowed_values=self._allowed_values(principal.firm_id))
+        return self._repo.save_settings(changed, actor.actor)
 
     # ------------------------------------------------------------------ catalog
 
