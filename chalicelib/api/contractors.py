@@ -37,6 +37,7 @@ from chalicelib.api.contractors_schemas import (
     FeeCopyOut,
     FeeStructureIn,
     FeeStructureOut,
+    FollowProblemCodeIn,
     InvoiceActionIn,
     InvoiceIn,
     InvoiceOut,
@@ -612,6 +613,18 @@ def adjust_allocation(call: Call, matter_id: str) -> CaseOut:
         call.principal, matter_id, Decimal(body.allocated), body.note, body.version
     )
     return _case_out(view)
+
+
+@api.route(
+    "/contractor/cases/{matter_id}/allocation/follow-problem-code",
+    "POST",
+    summary="Undo a manual override: the allocation goes back to the problem code's base allocation",
+    body=FollowProblemCodeIn,
+    response=CaseOut,
+)
+def follow_problem_code(call: Call, matter_id: str) -> CaseOut:
+    body: FollowProblemCodeIn = call.body
+    return _case_out(_service().follow_problem_code(call.principal, matter_id, body.note, body.version))
 
 
 @api.route(

@@ -626,6 +626,15 @@ class AllocationIn(Input):
     note: str = Field(min_length=1, max_length=1000)
 
 
+class FollowProblemCodeIn(Input):
+    """Hand a manually set allocation back to the case's problem code (its base allocation)."""
+
+    version: int = Field(ge=0, le=10**9, description="the allocation's version as read")
+    note: str = Field(
+        min_length=1, max_length=1000, description="why the allocation goes back; it goes into the log"
+    )
+
+
 class BulkCompleteIn(Input):
     silent: bool = False
     complete_shared: bool = Field(default=False, description="silent mode: also WOs tied to other cases")

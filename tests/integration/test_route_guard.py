@@ -116,6 +116,7 @@ EXAMPLE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
         "assignment_type": "contract_attorney",
     },
     "AllocationIn": lambda v: {"version": 0, "allocated": "0.01", "note": "drained by firm B"},
+    "FollowProblemCodeIn": lambda v: {"version": 1, "note": "reset by firm B"},
     "BulkCompleteIn": lambda v: {"silent": True, "complete_shared": True},
     "WorkOrderIn": lambda v: {
         "assignee": {"kind": "user", "contractor_id": v["contractor_id"]},

@@ -99,7 +99,31 @@ function allocationForm(ctx, matterId, view) {
     }
   });
   return h("div", {}, problem.node, h("div", { class: "toolbar" }, field("Allocation", amount, "Dollars and cents."),
-    field("Why", note, "Goes into the allocation log."), save));
+    field("Why", note, "Goes into the allocation log."), save, followProblemCode(ctx, matterId, view, note, problem)));
+}
+
+// Undo a manual override: only a hand-set allocation of a case with a problem code can go back to it. While
+// approvals stand deducted the server refuses (an approval fixes the allocation), so say so instead of
+// offering a button that can only answer 409.
+function followProblemCode(ctx, matterId, view, note, problem) {
+  if (!view.manually_adjusted || !view.problem_code) return null;
+  if (Number(view.budget.approved) !== 0) {
+    return h("p", { class: "hint", id: "case-allocation-follow-hint" },
+      "Approvals have been deducted, so the problem code no longer sets this allocation.");
+  }
+  const back = h("button", { type: "button", class: "secondary", id: "case-allocation-follow" }, "Use the problem code's allocation");
+  back.onclick = () => busy(back, async () => {
+    problem.clear();
+    if (!note.value.trim()) return problem.show("Say why the allocation goes back to the problem code: the note goes into the log.");
+    try {
+      await ctx.session.call("POST", `/contractor/cases/${encodeURIComponent(matterId)}/allocation/follow-problem-code`,
+        { version: view.allocation_version, note: note.value.trim() });
+      ctx.navigate(PAGE, { tab: "cases", matter: matterId, saved: Date.now() });
+    } catch (error) {
+      problem.show(explain(error));
+    }
+  });
+  return back;
 }
 
 // The recommended list's filters, as the API names them (query parameters and `filters.values` keys).

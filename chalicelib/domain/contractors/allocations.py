@@ -10,9 +10,10 @@ creating a work order or an invoice. Without the add-on there is no limit.
 Matter allocations. When a case is created its allocation is the problem code's Contractor Base Matter
 Allocation. Each problem code change sets it again, until the first manual adjustment: a change through the
 Contractor Matter Allocation block, or an invoice linked to the case being approved for payment. From then
-on problem code changes leave it alone. Approval deducts the invoice's amount for the case; un-approval
-gives it back. Every change is logged (``AllocationLogEntry``). Deductions may take the remaining amount
-below zero: paying for approved work is not blocked, the case shows over budget.
+on problem code changes leave it alone, until staff hand a manually set allocation back to its problem code
+(``follow_problem_code_again``; not while approvals stand deducted). Approval deducts the invoice's amount
+for the case; un-approval gives it back. Every change is logged (``AllocationLogEntry``). Deductions may
+take the remaining amount below zero: paying for approved work is not blocked, the case shows over budget.
 
 Case budget: allocated, invoiced (BTs billed to the case on an invoice, denied ones excluded), approved
 (deducted) and remaining (allocated minus approved).
@@ -24,8 +25,9 @@ Public API:
 - ``AnnualStanding``; ``annual_standing(contractor, allocation, invoices, *, today, fiscal_year_start_month,
   zone_name) -> AnnualStanding``; ``require_offered(standing, name)``; ``offered(contractors, standings)``.
 - ``AllocationReason``, ``MatterAllocation``, ``AllocationLogEntry``, ``AllocationChange``.
-- ``allocation_for_new_case``, ``on_problem_code_changed``, ``adjust_manually``, ``deduct_for_approval``,
-  ``credit_for_unapproval`` (each returns an ``AllocationChange``).
+- ``allocation_for_new_case``, ``on_problem_code_changed``, ``adjust_manually``,
+  ``follow_problem_code_again``, ``deduct_for_approval``, ``credit_for_unapproval`` (each returns an
+  ``AllocationChange``).
 - ``CaseBudget``; ``case_budget(matter_id, allocation, bts) -> CaseBudget``.
 """
 
@@ -162,6 +164,7 @@ class AllocationReason(StrEnum):
     MANUAL_ADJUSTMENT = "manual_adjustment"
     INVOICE_APPROVED = "invoice_approved"
     INVOICE_UNAPPROVED = "invoice_unapproved"
+    BACK_TO_PROBLEM_CODE = "back_to_problem_code"
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,61 @@ def adjust_manually(
     changed = replace(current, allocated=amount, manually_adjusted=True)
     return AllocationChange(
         changed, _log(current, changed, AllocationReason.MANUAL_ADJUSTMENT, at, actor, note=note.strip())
+    )
+
+
+def follow_problem_code_again(
+    current: MatterAllocation,
+    base_allocations: Mapping[str, Decimal],
+    *,
+    note: str,
+    at: datetime,
+    actor: str,
+) -> AllocationChange:
+    """Undo a manual override: the allocation becomes its problem code's base allocation again, and later
+    problem code changes move it as they did before the override.
+
+    The allocation is the case's whole budget, so it is set to the base as it is (nothing subtracted);
+    approvals stay in ``deducted`` and ``remaining`` is still allocated minus deducted.
+
+    After approvals. An approval stops problem codes from moving the allocation just as a manual adjustment
+    does ("until a manual adjustment or an approval"): money has been spent against that budget, and a later
+    problem code change must not move it underneath. So while any approval stands deducted (``deducted`` is
+    not zero) this is refused, and staff set the amount by hand instead. Once every approval has been
+    un-approved (deducted back to zero) nothing has been spent against the budget, and the allocation may
+    follow its problem code again.
+
+    Refused (``Conflict``) when the case has no problem code, the code has no base allocation, the
+    allocation already follows the code (it was never set by hand), or approvals stand deducted; refused
+    (``InvalidInput`` on ``note``) without a note, which goes into the allocation log.
+    """
+    if not note.strip():
+        raise InvalidInput(
+            "say why the allocation goes back to its problem code",
+            field_errors=[FieldError("note", "going back to the problem code's allocation needs a note")],
+        )
+    code = current.problem_code
+    if code is None:
+        raise Conflict(
+            f"case {current.matter_id} has no legal problem code, so there is no allocation to go back to; "
+            "give the case a problem code first"
+        )
+    base = base_allocations.get(code)
+    if base is None:
+        raise Conflict(
+            f"the problem code '{code}' has no Contractor Base Matter Allocation; give it one in the legal "
+            "problem code lookup, or keep setting this case's allocation by hand"
+        )
+    if not current.manually_adjusted:
+        raise Conflict(f"case {current.matter_id}'s allocation already follows its problem code '{code}'")
+    if current.deducted != ZERO:
+        raise Conflict(
+            f"approvals have deducted {current.deducted} from case {current.matter_id}'s allocation; once an "
+            "approval has touched it the problem code no longer sets it, so set the amount by hand instead"
+        )
+    changed = replace(current, allocated=to_money(base), manually_adjusted=False)
+    return AllocationChange(
+        changed, _log(current, changed, AllocationReason.BACK_TO_PROBLEM_CODE, at, actor, note=note.strip())
     )
 
 

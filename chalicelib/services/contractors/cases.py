@@ -4,7 +4,8 @@ Implements the ``CaseProblemCodes`` port for the matter service and the matter i
 created with a problem code, or its problem code changes, and the firm has the Contractor Matter
 Allocations add-on, the case's allocation follows the code's "Contractor Base Matter Allocation"
 (``allocations.allocation_for_new_case`` / ``on_problem_code_changed``, logged and audited) until a manual
-adjustment or an approval has touched it.
+adjustment or an approval has touched it. Staff may hand a manually set allocation back to its code
+(``ContractorService.follow_problem_code``), but not while approvals stand deducted.
 
 Why not one transaction with the matter write. The matter and its allocation are two aggregates with
 their own versions, written by two modules: approvals deduct from the allocation while someone edits the

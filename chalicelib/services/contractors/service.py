@@ -39,6 +39,7 @@ from chalicelib.domain.contractors.allocations import (
     case_budget,
     credit_for_unapproval,
     deduct_for_approval,
+    follow_problem_code_again,
 )
 from chalicelib.domain.contractors.catalog import (
     FeeCopyPlan,
@@ -841,6 +842,29 @@ class ContractorService:
         )
         _versioned(current, version, "matter allocation", matter_id)
         change = adjust_manually(current, allocated, note=note, at=self._clock.now(), actor=actor.actor)
+        self._repo.save_allocation(change, actor.actor)
+        return self.case(principal, matter_id)
+
+    def follow_problem_code(self, principal: Principal, matter_id: str, note: str, version: int) -> CaseView:
+        """Undo a manual override: the case's allocation goes back to its problem code's base allocation,
+        and problem code changes move it again (refused while approvals stand deducted; see
+        ``allocations.follow_problem_code_again``)."""
+        actor = self._admin(principal)
+        matter = self._matter(principal.firm_id, matter_id)
+        if not self._repo.settings(principal.firm_id).add_ons.matter_allocations:
+            # Without the add-on problem codes never set allocations, so there is nothing to follow.
+            raise Conflict(
+                "problem codes set a case's allocation only with the Contractor Matter Allocations add-on; "
+                "turn it on first"
+            )
+        current = self._allocation_in_line(matter, actor.actor) or MatterAllocation(
+            principal.firm_id, matter_id, problem_code=matter.problem_code
+        )
+        _versioned(current, version, "matter allocation", matter_id)
+        codes = self._repo.lookup(principal.firm_id, LookupKind.LEGAL_PROBLEM_CODE)[0]
+        change = follow_problem_code_again(
+            current, codes.base_matter_allocations(), note=note, at=self._clock.now(), actor=actor.actor
+        )
         self._repo.save_allocation(change, actor.actor)
         return self.case(principal, matter_id)
 
