@@ -113,6 +113,8 @@ def test_a_hand_set_allocation_goes_back_to_its_problem_code_from_the_budget_car
     assert "hand" not in card and "problem code" in card
     assert "1,200.00" in card or "1200.00" in card
     assert page.get_by_role("button", name="Use the problem code's allocation").count() == 0
+    log = page.locator("#allocation-log").inner_text()
+    assert "Fiona Admin" in log and "user:" not in log, "the log names people, not their ids"
     page.screenshot(path=str(SCREENSHOTS / "console-allocation-follow-after.png"), full_page=True)
 
     block = admin.call("GET", f"/contractor/cases/{matter_id}")

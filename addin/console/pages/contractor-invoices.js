@@ -5,6 +5,7 @@
 // The buttons on an invoice are exactly the API's `available_actions` for the caller, so nothing offered
 // can answer 403. Money is shown as the API's decimal strings, formatted without floats (`money`).
 import { query } from "../../shared/api.js";
+import { actorNamer } from "../people.js";
 import { busy, card, dateTime, dialog, explain, field, h, select, statusLine, table } from "../util.js";
 import {
   BT_STATUS_LABELS, BT_TYPE_LABELS, INVOICE_STATUSES, PERM, contractorAccess, loadExpenseLabels, pricing, unitWord, contractorName, contractorsByKey,
@@ -445,7 +446,7 @@ async function drawInvoice(ctx, root, access, invoice, ops) {
       table("!Totals by category", ["Category", "Transactions", "Amount"], invoice.totals_by_category.map((c) => [
         category(c.category), String(c.count), h("span", { class: "num" }, money(c.amount))]), { id: "invoice-categories" }),
       invoice.totals_by_category.length > 1 ? h("div", { class: "chart-box cw-chart" }, canvas) : null),
-    notesCard(ctx, invoice, actions, ops)));
+    notesCard(ctx, invoice, actions, ops, await actorNamer(ctx.session))));
   if (invoice.totals_by_category.length > 1) {
     loadChart().then((Chart) => {
       // The chart's bars are for the eye only (floats); every figure read is the exact table above.
@@ -623,10 +624,10 @@ function detailsForm(invoice, ops) {
   return card("Invoice dates", h("div", { class: "toolbar" }, field("Invoice date", invoiceDate), field("Due date", dueDate), save));
 }
 
-function notesCard(ctx, invoice, actions, ops) {
+function notesCard(ctx, invoice, actions, ops, who) {
   const list = invoice.notes.length
     ? h("ol", { class: "cw-notes", id: "invoice-notes" }, invoice.notes.map((n) => h("li", {},
-      h("div", { class: "small muted" }, `${n.by_contractor ? "Contractor" : "Staff"} · ${n.author} · ${dateTime(n.at)}`), n.text)))
+      h("div", { class: "small muted" }, `${n.by_contractor ? "Contractor" : "Staff"} · ${who(n.author)} · ${dateTime(n.at)}`), n.text)))
     : h("p", { class: "muted" }, "No notes yet.");
   if (!actions.has("add_note")) return card("Notes", list);
   const text = h("textarea", { id: "invoice-note", rows: 2, maxlength: 4000 });

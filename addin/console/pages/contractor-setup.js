@@ -2,6 +2,7 @@
 // allocation and log; the catalog of products/services and each contractor's fee structures (with bulk
 // copy); annual allocations; the module's settings and lookups. Sections that change configuration show
 // only to holders of the Contractor Admin permission, so nothing offered can answer 403.
+import { actorNamer } from "../people.js";
 import { matterLabel, matterById, matterPicker } from "../matters.js";
 import { busy, card, dateTime, dialog, explain, field, h, select, statusLine, table } from "../util.js";
 import {
@@ -55,8 +56,9 @@ async function casesTab(ctx, panel, access) {
     panel.append(h("p", { class: "muted" }, "Choose a case to see its recommended contractors, budget and allocation log."));
     return;
   }
-  const [matter, view, byKey] = await Promise.all([
+  const [matter, view, byKey, who] = await Promise.all([
     matterById(session.call, matterId), session.call("GET", `/contractor/cases/${encodeURIComponent(matterId)}`), contractorsByKey(session.call),
+    actorNamer(session),
   ]);
   picker.input.value = matter?.number || "";
   const budget = view.budget;
@@ -72,12 +74,12 @@ async function casesTab(ctx, panel, access) {
 
   panel.append(card("Contractors on this case", view.assignments.length
     ? table("!Contractors on this case", ["Contractor", "As", "Since", "By"], view.assignments.map((a) => [
-      contractorName(byKey, a.contractor), a.assignment_type.replace(/_/g, " "), dateTime(a.assigned_at), a.assigned_by]))
+      contractorName(byKey, a.contractor), a.assignment_type.replace(/_/g, " "), dateTime(a.assigned_at), who(a.assigned_by)]))
     : h("p", { class: "muted" }, "Nobody is assigned yet.")));
   panel.append(await recommendedCard(ctx, matterId));
   panel.append(card("Allocation log", view.log.length
     ? table("!Allocation log", ["When", "Who", "Why", "Allocated", "Deducted", "Invoice", "Note"], view.log.map((e) => [
-      dateTime(e.at), e.actor, e.reason.replace(/_/g, " "), `${money(e.allocated_before)} → ${money(e.allocated_after)}`,
+      dateTime(e.at), who(e.actor), e.reason.replace(/_/g, " "), `${money(e.allocated_before)} → ${money(e.allocated_after)}`,
       `${money(e.deducted_before)} → ${money(e.deducted_after)}`, e.invoice_id || "—", e.note || ""]), { id: "allocation-log" })
     : h("p", { class: "muted" }, "No changes yet.")));
 }
