@@ -107,3 +107,47 @@ export function matterPicker(call, { label = "Matter", onPick, initial = [] }) {
   const node = h("div", { class: "field picker" }, h("label", { for: id }, label), input, list, chosen);
   return { node, input, showInitial: (options) => { initial = options; show(options); } };
 }
+
+/** Where the console shows one matter (the Clients & matters page's matter view). */
+export function matterHref(matterId) {
+  return `#directory?${new URLSearchParams({ matter: matterId })}`;
+}
+
+/**
+ * A comma-separated list of languages as the API keeps them: trimmed, blanks left out, each once whatever
+ * its case (the first spelling wins), so the preview shows what will be saved.
+ */
+export function parseLanguages(text) {
+  const seen = new Map();
+  for (const part of String(text || "").split(",")) {
+    const language = part.trim();
+    if (language && !seen.has(language.toLowerCase())) seen.set(language.toLowerCase(), language);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Only the fields of `wanted` that differ from `matter`, for a PATCH: the API keeps what is left out, and
+ * naming a problem code (even the same one) re-aligns the case's contractor allocation, so unchanged fields
+ * must not be sent.
+ */
+export function matterChanges(matter, wanted) {
+  const changes = {};
+  for (const [key, value] of Object.entries(wanted)) {
+    if (JSON.stringify(matter[key] ?? null) !== JSON.stringify(value ?? null)) changes[key] = value;
+  }
+  return changes;
+}
+
+/**
+ * The field errors of a 422 by the matter field they name: "body.languages.0" and "languages" both land on
+ * "languages" (pydantic names the body and list positions, the domain names the bare field).
+ */
+export function matterFieldErrors(error) {
+  const byField = new Map();
+  for (const { field, message } of error?.fieldErrors || []) {
+    const name = String(field || "").replace(/^body\./, "").split(".")[0];
+    byField.set(name, [...(byField.get(name) || []), message]);
+  }
+  return byField;
+}

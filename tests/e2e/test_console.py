@@ -9,8 +9,6 @@ other or on the demo mailboxes' live day.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from tests.e2e.public_api import PublicApi
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -42,22 +42,8 @@ ADMIN_PAGES = [
 ]
 
 
-class Api:
+class Api(PublicApi):
     """The public API as one person, to seed data and check what the console did."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base, self.token = base, token
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            f"{self.base}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=600) as response:
-            text = response.read()
-            return json.loads(text) if text else None
 
     def matter(self, number: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/matters?number={quote(number)}&limit=1")["items"][0])

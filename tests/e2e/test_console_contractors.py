@@ -10,15 +10,14 @@ data already holds (Casey registered, the catalog, lookup values), so the test d
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from tests.e2e.public_api import PublicApi
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -30,25 +29,8 @@ WORK_DAY = "2026-11-18"
 CASE_NUMBER = "2026-0101"
 
 
-class Api:
+class Api(PublicApi):
     """The public API as one person, to seed the contractor module and check what the console did."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base, self.token = base, token
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            f"{self.base}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                text = response.read()
-                return json.loads(text) if text else None
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{method} {path}: {error.code} {error.read().decode()}") from None
 
 
 def seed_contractor_firm(admin: Api, staff: Api, casey: Api) -> dict[str, Any]:
