@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.persistence.billing import TableBillingRepository
+from chalicelib.adapters.persistence.billing_users import TableBillingUserAuthorizations
 from chalicelib.adapters.persistence.delegates import TableDelegateRepository
 from chalicelib.adapters.persistence.jobs import TableJobProgress
 from chalicelib.adapters.persistence.learning import TableLearningStore
@@ -142,9 +143,10 @@ class SettingsBillingSystems:
             from chalicelib.adapters.billing.clio import ClioTarget
 
             return ClioTarget(self._settings.clio_api_base, tokens)
-        from chalicelib.adapters.billing.actionstep import ActionstepTarget
+        from chalicelib.adapters.billing.actionstep_users import ActionstepUserTarget
 
-        return ActionstepTarget(tokens)
+        # With ``current_user``: a person's own authorization checks whose login it is.
+        return ActionstepUserTarget(tokens)
 
 
 class SettingsMailboxGateway:
@@ -318,6 +320,7 @@ def build_container(
         clock=clock,
         callback_base_url=settings.api_base_url,
         console_url=f"{settings.web_base_url.rstrip('/')}/console/",
+        user_authorizations=TableBillingUserAuthorizations(table, clock),
     )
     wired = Container(
         settings=settings,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from chalicelib.domain.api_tokens import ApiToken
 from chalicelib.domain.audit import AuditRecord
@@ -20,6 +20,7 @@ from chalicelib.domain.billing import (
     RemoteUser,
     TimePosting,
 )
+from chalicelib.domain.billing_users import BillingUserAuthorization
 from chalicelib.domain.capture import ActivityEvent
 from chalicelib.domain.classification import ClassificationRule
 from chalicelib.domain.contractors.events import ContractorEvent
@@ -358,6 +359,33 @@ class FileStore(Protocol):
     def link(self, key: str, file_name: str, seconds: int = 3600) -> str:
         """A time-limited download link."""
         ...
+
+
+class BillingUserAuthorizations(Protocol):
+    """Each person's own authorization with a billing system (Actionstep), and its OAuth states."""
+
+    def authorization(self, firm_id: str, system: str, user_id: str) -> BillingUserAuthorization | None: ...
+
+    def save_authorization(
+        self, authorization: BillingUserAuthorization, actor: str, action: str
+    ) -> BillingUserAuthorization:
+        """Conditional on ``authorization.version`` (0 = new); raises ``StaleVersion``."""
+        ...
+
+    def save_user_oauth_state(
+        self, state: str, firm_id: str, system: str, user_id: str, expires_at: datetime
+    ) -> None: ...
+
+    def take_user_oauth_state(self, state: str) -> tuple[str, str, str, datetime] | None:
+        """Consume a person's state once: (firm, system, user, expires_at), or None if unknown or used."""
+        ...
+
+
+@runtime_checkable
+class BillingIdentity(Protocol):
+    """A billing target that can say whose login its token is (Actionstep: ``users/current``)."""
+
+    def current_user(self) -> RemoteUser: ...
 
 
 class BillingRepository(Protocol):

@@ -29,6 +29,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     from devstack.cli import _call_api
     from devstack.demo_billing import approve_consent
 
+    if args.user:
+        return _connect_user(args)
     admin = _admin(args)
     status, started = _call_api(args, "POST", f"/connections/billing/{args.system}/authorize", admin)
     if status != 200:
@@ -51,6 +53,72 @@ def cmd_connect(args: argparse.Namespace) -> int:
             return 0
         time.sleep(2)
     sys.exit(f"matterline: {args.system} is not connected yet; open the link above, then run this again")
+
+
+def _connect_user(args: argparse.Namespace) -> int:
+    """``connect actionstep --user EMAIL``: that person authorizes their own login; a simulator's consent
+    page is approved here as the account's user with the same email."""
+    from devstack.cli import _call_api
+
+    if args.system != "actionstep":
+        sys.exit(f"matterline: {args.system} is connected once for the whole firm; --user is for actionstep")
+    path = f"/me/billing-authorizations/{args.system}"
+    status, started = _call_api(args, "POST", f"{path}/authorize", args.user)
+    if status != 200:
+        _fail(started)
+    url = started["authorize_url"]
+    if urlsplit(url).hostname in ("127.0.0.1", "localhost") and not args.browser:
+        callback = approve_consent_as(url, args.user)
+        try:
+            urllib.request.urlopen(callback, timeout=60).close()
+        except urllib.error.HTTPError as error:
+            sys.exit(f"matterline: the callback failed (HTTP {error.code}): {error.read().decode()[:300]}")
+    else:
+        print(f"{args.user}: open this link in a browser, sign in as yourself and allow access:\n\n  {url}\n")
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        status, mine = _call_api(args, "GET", "/me/billing-authorizations", args.user)
+        found: list[dict] = [a for a in mine if a["system"] == args.system] if isinstance(mine, list) else []
+        if status == 200 and found and found[0]["status"] == "connected":
+            print(f"{args.system}: {args.user} connected as {found[0]['connected_as']}")
+            return 0
+        time.sleep(2)
+    sys.exit(
+        f"matterline: {args.user} has not connected {args.system} yet; open the link, then run this again"
+    )
+
+
+def approve_consent_as(authorize_url: str, email: str) -> str:
+    """Allow access on a simulated consent page as the account user whose label names ``email``."""
+    import html
+    import re
+    from urllib.parse import parse_qs, urlencode
+
+    with urllib.request.urlopen(authorize_url, timeout=10) as response:
+        page = response.read().decode()
+    options = {
+        html.unescape(label): value
+        for value, label in re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', page)
+    }
+    chosen = [value for label, value in options.items() if f"<{email.lower()}>" in label.lower()]
+    if not chosen:
+        sys.exit(f"matterline: the simulated account has no user {email}; users: {', '.join(options)}")
+    parts = urlsplit(authorize_url)
+    fields = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    form = urlencode({**fields, "user_id": chosen[0], "decision": "allow"}).encode()
+
+    class _Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None  # the redirect is our callback: hand it back instead of following it
+
+    opener = urllib.request.build_opener(_Stay)
+    try:
+        opener.open(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form, timeout=10).close()
+    except urllib.error.HTTPError as error:
+        if error.code in (302, 303) and error.headers.get("Location"):
+            return str(error.headers["Location"])
+        sys.exit(f"matterline: the simulated consent page answered HTTP {error.code}")
+    sys.exit("matterline: the simulated consent page did not redirect")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -144,6 +212,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     connect.add_argument("--browser", action="store_true", help="print the consent link even for a simulator")
     connect.add_argument(
         "--wait", type=int, default=300, help="seconds to wait for the consent (default 300)"
+    )
+    connect.add_argument(
+        "--user", metavar="EMAIL", help="that person connects their own Actionstep login (not the firm's)"
     )
     connect.set_defaults(handler=cmd_connect)
 

@@ -235,6 +235,8 @@ async function start() {
   const pages = PAGES.filter((p) => p.allowed(session));
   buildNav(session, pages);
   window.matterline = { pages: pages.map((p) => p.id) }; // what this person sees: for tests and support
+  // A notification above every page when my firm posts to a billing system my own login is not connected to.
+  import("./pages/preferences.js").then((m) => m.billingBanner(session, $("main"))).catch(() => {});
   await startRouter(session, pages);
 }
 

@@ -24,6 +24,8 @@ from chalicelib.api.billing_schemas import (
     ReleasedPage,
     ReleasedQuery,
     SyncOut,
+    UserAuthorizationOut,
+    UserAuthorizeOut,
     VersionIn,
 )
 from chalicelib.api.routing import Api, Call, services
@@ -79,15 +81,49 @@ def callback(call: Call, system: str) -> Response:
     query: CallbackQuery = call.query
     service = services().billing
     known = system_named(system)
-    if query.error:
-        # The admin declined on the consent page: back to the console, saying so.
+    if query.error and not query.state:
+        # Declined on the consent page: back to the console, saying so.
         return _redirect(service.console_link(known, f"declined&reason={quote(query.error)}"))
-    if not query.code or not query.state:
+    if not query.state or not (query.code or query.error):
         raise Forbidden(
             "this callback needs the code and state the billing system sends; start connecting again"
         )
-    service.complete_connect(system, query.code, query.state)
-    return _redirect(service.console_link(known, "connected"))
+    # The state says which flow this finishes: the firm's connection, or one person's own login.
+    return _redirect(service.finish_callback(system, query.code, query.state, query.error))
+
+
+@api.route(
+    "/me/billing-authorizations",
+    "GET",
+    summary="My own logins with the billing systems my firm connected whose people authorize themselves",
+    response=UserAuthorizationOut,
+    response_is_list=True,
+)
+def my_authorizations(call: Call) -> list[UserAuthorizationOut]:
+    return [
+        UserAuthorizationOut.of(c, mine) for c, mine in services().billing.my_authorizations(call.principal)
+    ]
+
+
+@api.route(
+    "/me/billing-authorizations/{system}/authorize",
+    "POST",
+    summary="Start authorizing my own login: the consent page to send my browser to",
+    response=UserAuthorizeOut,
+)
+def authorize_mine(call: Call, system: str) -> UserAuthorizeOut:
+    return UserAuthorizeOut(authorize_url=services().billing.begin_user_authorization(call.principal, system))
+
+
+@api.route(
+    "/me/billing-authorizations/{system}",
+    "DELETE",
+    summary="Disconnect my own login (my time goes through the firm connection, or waits)",
+    status=204,
+)
+def disconnect_mine(call: Call, system: str) -> Response:
+    services().billing.disconnect_my_authorization(call.principal, system)
+    return Response(body="", status_code=204)
 
 
 def _redirect(location: str) -> Response:

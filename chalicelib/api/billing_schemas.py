@@ -11,10 +11,16 @@ from chalicelib.api.schemas import ApiModel, Input, PageQuery
 from chalicelib.api.timeline_schemas import EntryOut
 from chalicelib.domain.billing import (
     BillingConnection,
+    ConnectionStatus,
     ExportRecord,
     PostingRecord,
     PostingReport,
     PostingResult,
+)
+from chalicelib.domain.billing_users import (
+    BillingUserAuthorization,
+    UserAuthorizationStatus,
+    takes_user_authorization,
 )
 
 PropertyName = Literal[
@@ -24,6 +30,7 @@ PropertyName = Literal[
     "BILLABLE_TIME_ROUNDING_SEC",
     "ACTION_SYNC_INTERVAL_MINUTES",
     "QUICK_CODE_SYNC_INTERVAL_MINUTES",
+    "USER_AUTHORIZATION",
 ]
 
 
@@ -44,7 +51,7 @@ class ConnectionOut(ApiModel):
         return cls(
             system=connection.system.value,
             status=connection.status.value,
-            properties=connection.properties.as_named(),
+            properties=_named_properties(connection),
             connected_by=connection.connected_by,
             connected_at=connection.connected_at,
             last_sync_at=connection.last_sync_at,
@@ -53,6 +60,46 @@ class ConnectionOut(ApiModel):
             last_error=connection.last_error,
             version=connection.version,
         )
+
+
+def _named_properties(connection: BillingConnection) -> dict[str, str]:
+    named = connection.properties.as_named()
+    if not takes_user_authorization(connection.system):
+        # Only Actionstep's people authorize themselves; elsewhere the switch means nothing.
+        named.pop("USER_AUTHORIZATION", None)
+    return named
+
+
+class UserAuthorizationOut(ApiModel):
+    system: str
+    firm_connected: bool = Field(description="whether the firm's own connection to the system works")
+    status: str = Field(description="connected, reauthorize (connect again) or disconnected")
+    connected_as: str | None = Field(description="the system's name of the login that authorized")
+    participant_id: str | None = Field(description="the system's id of that login (Actionstep participant)")
+    authorized_at: datetime | None
+    required: bool = Field(description="whether time is posted only after authorizing (USER_AUTHORIZATION)")
+    last_error: str | None
+
+    @classmethod
+    def of(cls, connection: BillingConnection, mine: BillingUserAuthorization) -> UserAuthorizationOut:
+        return cls(
+            system=connection.system.value,
+            firm_connected=connection.status is ConnectionStatus.CONNECTED,
+            status=mine.status.value,
+            connected_as=mine.participant_name
+            if mine.status is not UserAuthorizationStatus.DISCONNECTED
+            else None,
+            participant_id=mine.participant_id
+            if mine.status is not UserAuthorizationStatus.DISCONNECTED
+            else None,
+            authorized_at=mine.authorized_at,
+            required=connection.properties.user_authorization == "REQUIRED",
+            last_error=mine.last_error,
+        )
+
+
+class UserAuthorizeOut(ApiModel):
+    authorize_url: str = Field(description="send your browser here to sign in and grant access")
 
 
 class AuthorizeOut(ApiModel):

@@ -115,7 +115,10 @@ PROPERTY_NAMES = (
     "BILLABLE_TIME_ROUNDING_SEC",
     "ACTION_SYNC_INTERVAL_MINUTES",
     "QUICK_CODE_SYNC_INTERVAL_MINUTES",
+    "USER_AUTHORIZATION",
 )
+# ``USER_AUTHORIZATION`` (Actionstep): whether each person must connect their own account to post.
+USER_AUTHORIZATION_VALUES = ("OPTIONAL", "REQUIRED")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class ConnectionProperties:
     billable_time_rounding_sec: int = 0
     action_sync_interval_minutes: int = 60
     quick_code_sync_interval_minutes: int = 1440
+    user_authorization: str = "OPTIONAL"
 
     def as_named(self) -> dict[str, str]:
         """The properties under the names admins know them by."""
@@ -138,6 +142,7 @@ class ConnectionProperties:
             "BILLABLE_TIME_ROUNDING_SEC": str(self.billable_time_rounding_sec),
             "ACTION_SYNC_INTERVAL_MINUTES": str(self.action_sync_interval_minutes),
             "QUICK_CODE_SYNC_INTERVAL_MINUTES": str(self.quick_code_sync_interval_minutes),
+            "USER_AUTHORIZATION": self.user_authorization,
         }
 
 
@@ -183,6 +188,12 @@ def parse_properties(named: dict[str, str], base: ConnectionProperties | None = 
         values["action_sync_interval_minutes"] = minutes("ACTION_SYNC_INTERVAL_MINUTES", 5, 10080)
     if "QUICK_CODE_SYNC_INTERVAL_MINUTES" in named:
         values["quick_code_sync_interval_minutes"] = minutes("QUICK_CODE_SYNC_INTERVAL_MINUTES", 5, 10080)
+    if "USER_AUTHORIZATION" in named:
+        mode = named["USER_AUTHORIZATION"].strip().upper() or "OPTIONAL"
+        if mode in USER_AUTHORIZATION_VALUES:
+            values["user_authorization"] = mode
+        else:
+            problems.append(FieldError("USER_AUTHORIZATION", "must be OPTIONAL or REQUIRED"))
     if problems:
         raise InvalidInput("some connection properties are not valid", field_errors=problems)
     current = base.__dict__ | values

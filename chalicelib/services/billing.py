@@ -19,6 +19,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.domain.billing import (
     BillingConnection,
@@ -31,13 +32,30 @@ from chalicelib.domain.billing import (
     sync_due,
 )
 from chalicelib.domain.billing_sync import SyncPlan, plan_sync
-from chalicelib.domain.errors import Conflict, DomainError, Forbidden, NotFound, StaleVersion, UpstreamFailed
+from chalicelib.domain.billing_users import (
+    USER_AUTHORIZED_SYSTEMS,
+    BillingUserAuthorization,
+    UserAuthorizationStatus,
+    takes_user_authorization,
+)
+from chalicelib.domain.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    UpstreamFailed,
+)
 from chalicelib.domain.identity import Permission, Principal
 from chalicelib.domain.imports import ExistingRecords
 from chalicelib.ports import (
+    BillingIdentity,
     BillingRepository,
     BillingSystems,
     BillingTarget,
+    BillingUserAuthorizations,
     Clock,
     EntityStore,
     MatterRepository,
@@ -154,6 +172,90 @@ class StoredTokenSource:
             )
 
 
+class UserTokenSource:
+    """``TokenSource`` over one person's own sealed tokens (sealed like the firm's, bound to the firm).
+
+    A refused refresh marks only this person's authorization ``reauthorize``; the firm connection and
+    everyone else's authorizations are untouched.
+    """
+
+    def __init__(
+        self,
+        repository: BillingUserAuthorizations,
+        box: SecretBox,
+        systems: BillingSystems,
+        clock: Clock,
+        authorization: BillingUserAuthorization,
+    ) -> None:
+        self._repository = repository
+        self._box = box
+        self._systems = systems
+        self._clock = clock
+        self._key = (authorization.firm_id, authorization.system, authorization.user_id)
+        self._opened: OAuthTokens | None = None
+
+    def _load(self) -> tuple[BillingUserAuthorization, OAuthTokens]:
+        firm_id, system, user_id = self._key
+        authorization = self._repository.authorization(firm_id, system.value, user_id)
+        if authorization is None or not authorization.usable or authorization.sealed_tokens is None:
+            raise ReauthorizationRequired(
+                f"this person's {system.value} authorization is gone; they connect their account again"
+            )
+        self._opened = _tokens_from_bytes(self._box.open(authorization.sealed_tokens, firm_id))
+        return authorization, self._opened
+
+    def current(self) -> OAuthTokens:
+        """The person's tokens, renewed first when they are about to expire."""
+        tokens = self._opened or self._load()[1]
+        if tokens.expires_at - RENEW_BEFORE <= self._clock.now():
+            return self.refresh(tokens)
+        return tokens
+
+    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
+        """Renew after ``rejected`` failed; if another worker already renewed, use theirs."""
+        authorization, stored = self._load()
+        if stored.access_token != rejected.access_token:
+            return stored
+        try:
+            renewed = self._systems.oauth(authorization.system.value).refresh(stored)
+        except ReauthorizationRequired:
+            with contextlib.suppress(StaleVersion):
+                self._repository.save_authorization(
+                    replace(
+                        authorization,
+                        status=UserAuthorizationStatus.REAUTHORIZE,
+                        changed_at=self._clock.now(),
+                        last_error="the billing system refused this person's refresh token: connect again",
+                    ),
+                    "system",
+                    "reauthorize",
+                )
+            raise
+        sealed = self._box.seal(_tokens_to_bytes(renewed), authorization.firm_id)
+        try:
+            self._repository.save_authorization(
+                replace(authorization, sealed_tokens=sealed, last_error=None), "system", "refresh_tokens"
+            )
+        except StaleVersion:
+            _, stored = self._load()
+            return stored
+        self._opened = renewed
+        return renewed
+
+
+class _JustIssued:
+    """``TokenSource`` over tokens just exchanged (to ask whose login they are); never renews."""
+
+    def __init__(self, tokens: OAuthTokens) -> None:
+        self._tokens = tokens
+
+    def current(self) -> OAuthTokens:
+        return self._tokens
+
+    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
+        raise ReauthorizationRequired("the billing system refused the token it just issued; connect again")
+
+
 class BillingConnectionService:
     """Connect, inspect, configure and sync a firm's billing systems."""
 
@@ -168,8 +270,10 @@ class BillingConnectionService:
         clock: Clock,
         callback_base_url: str,
         console_url: str,
+        user_authorizations: BillingUserAuthorizations,
     ) -> None:
         self._repository = repository
+        self._user_authorizations = user_authorizations
         self._systems = systems
         self._box = box
         self._matters = matters
@@ -228,6 +332,178 @@ class BillingConnectionService:
         """Where the callback sends the admin's browser afterwards."""
         return f"{self._console_url}#connections?{system.value}={outcome}"
 
+    def my_console_link(self, system: BillingSystem, outcome: str) -> str:
+        """Where the callback sends a person who authorized their own account: their preferences."""
+        return f"{self._console_url}#preferences?{system.value}={outcome}"
+
+    def finish_callback(self, system_name: str, code: str | None, state: str, error: str | None) -> str:
+        """The shared callback, for either flow (told apart by where its state is kept): the console
+        link to send the browser to. A declined consent uses up the state and says so."""
+        system = system_named(system_name)
+        taken = self._user_authorizations.take_user_oauth_state(state)
+        if taken is None:
+            if error:
+                # A declined firm connection keeps its state unused: it expires by itself.
+                return self.console_link(system, f"declined&reason={quote(error)}")
+            if not code:
+                raise Forbidden(
+                    "this callback needs the code and state the billing system sends; start connecting again"
+                )
+            self.complete_connect(system_name, code, state)
+            return self.console_link(system, "connected")
+        if error:
+            return self.my_console_link(system, f"declined&reason={quote(error)}")
+        if not code:
+            raise Forbidden(
+                "this callback needs the code and state the billing system sends; start connecting again"
+            )
+        self.complete_user_authorization(system, code, taken)
+        return self.my_console_link(system, "connected")
+
+    # -- a person's own authorization (Actionstep)
+
+    def my_authorizations(
+        self, principal: Principal
+    ) -> list[tuple[BillingConnection, BillingUserAuthorization]]:
+        """For each system the firm has connected whose people authorize themselves: theirs, or a blank."""
+        self._require_person(principal)
+        found = []
+        for system in sorted(USER_AUTHORIZED_SYSTEMS):
+            connection = self._repository.connection(principal.firm_id, system.value)
+            if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+                continue
+            mine = self._user_authorizations.authorization(
+                principal.firm_id, system.value, principal.subject_id
+            )
+            found.append(
+                (
+                    connection,
+                    mine
+                    or BillingUserAuthorization(
+                        firm_id=principal.firm_id, system=system, user_id=principal.subject_id
+                    ),
+                )
+            )
+        return found
+
+    def begin_user_authorization(self, principal: Principal, system_name: str) -> str:
+        """The consent page for the signed-in person's own login; the state names firm, person, system."""
+        self._require_person(principal)
+        system = self._user_system(system_name)
+        self.connected(principal.firm_id, system.value)
+        state = secrets.token_urlsafe(32)
+        expires = self._clock.now() + STATE_LIFETIME
+        self._user_authorizations.save_user_oauth_state(
+            state, principal.firm_id, system.value, principal.subject_id, expires
+        )
+        return self._systems.oauth(system.value).authorize_url(state, self.redirect_uri(system))
+
+    def complete_user_authorization(
+        self, system: BillingSystem, code: str, taken: tuple[str, str, str, datetime]
+    ) -> BillingUserAuthorization:
+        """Exchange the code, check whose login it is, seal and keep the person's tokens."""
+        firm_id, state_system, user_id, expires_at = taken
+        if state_system != system.value:
+            raise Forbidden("this sign-in link was made for another billing system; start again")
+        if expires_at < self._clock.now():
+            raise Forbidden("this sign-in link expired (10 minutes); start connecting again")
+        user = self._users.get(firm_id, user_id)
+        if user is None:
+            raise Forbidden("this sign-in link belongs to nobody in the firm any more")
+        tokens = self._exchange(system, code)
+        who_id, who_name = self._whose_login(system, tokens)
+        linked = user.external_ids.get(system.value)
+        if who_id and linked and who_id != linked:
+            raise Forbidden(
+                f"you signed in to {system.value} as {who_name}, not as yourself: "
+                "choose Connect again and sign in with your own login"
+            )
+        current = self._user_authorizations.authorization(firm_id, system.value, user_id)
+        now = self._clock.now()
+        authorization = replace(
+            current or BillingUserAuthorization(firm_id=firm_id, system=system, user_id=user_id),
+            status=UserAuthorizationStatus.CONNECTED,
+            sealed_tokens=self._box.seal(_tokens_to_bytes(tokens), firm_id),
+            participant_id=who_id or linked,
+            participant_name=who_name or user.display_name,
+            authorized_at=now,
+            changed_at=now,
+            last_error=None,
+        )
+        return self._user_authorizations.save_authorization(authorization, f"user:{user_id}", "authorize")
+
+    def disconnect_my_authorization(self, principal: Principal, system_name: str) -> None:
+        """Forget the person's own tokens; their time goes through the firm connection (or waits)."""
+        self._require_person(principal)
+        system = self._user_system(system_name)
+        current = self._user_authorizations.authorization(
+            principal.firm_id, system.value, principal.subject_id
+        )
+        if current is None or current.status is UserAuthorizationStatus.DISCONNECTED:
+            return  # already disconnected: repeating is harmless
+        changed = replace(
+            current,
+            status=UserAuthorizationStatus.DISCONNECTED,
+            sealed_tokens=None,
+            changed_at=self._clock.now(),
+        )
+        self._user_authorizations.save_authorization(changed, principal.actor, "disconnect")
+
+    def user_authorization(
+        self, firm_id: str, system: BillingSystem, user_id: str
+    ) -> BillingUserAuthorization | None:
+        """A person's own authorization, for posting."""
+        if not takes_user_authorization(system):
+            return None
+        return self._user_authorizations.authorization(firm_id, system.value, user_id)
+
+    def user_target(self, authorization: BillingUserAuthorization) -> BillingTarget:
+        """The adapter carrying a person's own token (renewed as theirs, marked as theirs if refused)."""
+        tokens = UserTokenSource(
+            self._user_authorizations, self._box, self._systems, self._clock, authorization
+        )
+        return self._systems.target(authorization.system.value, tokens)
+
+    @staticmethod
+    def _require_person(principal: Principal) -> None:
+        # Delegates act on someone's timeline, never on their billing login; tokens have no login at all.
+        if principal.kind != "user" or principal.actor != f"user:{principal.subject_id}":
+            raise Forbidden("a billing login belongs to a person: sign in to the console as yourself")
+
+    @staticmethod
+    def _user_system(system_name: str) -> BillingSystem:
+        system = system_named(system_name)
+        if not takes_user_authorization(system):
+            raise Conflict(
+                f"{system.value} is connected once for the whole firm; people do not connect it themselves"
+            )
+        return system
+
+    def _exchange(self, system: BillingSystem, code: str) -> OAuthTokens:
+        try:
+            return self._systems.oauth(system.value).exchange_code(code, self.redirect_uri(system))
+        except ReauthorizationRequired:
+            raise Forbidden(
+                f"{system.value} did not accept the sign-in code; start connecting again"
+            ) from None
+        except BillingError as failure:
+            raise UpstreamFailed(
+                f"{system.value} failed to complete the sign-in ({failure}); try again"
+            ) from None
+
+    def _whose_login(self, system: BillingSystem, tokens: OAuthTokens) -> tuple[str | None, str | None]:
+        """The system's id and name of the login ``tokens`` sign in as, when the adapter can tell."""
+        target = self._systems.target(system.value, _JustIssued(tokens))
+        if not isinstance(target, BillingIdentity):
+            return None, None
+        try:
+            who = target.current_user()
+        except BillingError as failure:
+            raise UpstreamFailed(
+                f"{system.value} did not say whose login this is ({failure}); try again"
+            ) from None
+        return who.external_id, who.name
+
     def connections(self, principal: Principal) -> list[BillingConnection]:
         """Every billing system with the firm's connection to it (disconnected when there is none)."""
         principal.require(Permission.BILLING_EXPORT)
@@ -254,6 +530,16 @@ class BillingConnectionService:
             current = BillingConnection(firm_id=principal.firm_id, system=system)
         if current.version != version:
             raise StaleVersion("billing connection", system.value)
+        if "USER_AUTHORIZATION" in named and not takes_user_authorization(system):
+            raise InvalidInput(
+                "some connection properties are not valid",
+                field_errors=[
+                    FieldError(
+                        "USER_AUTHORIZATION",
+                        f"{system.value} is connected once for the whole firm; only Actionstep has it",
+                    )
+                ],
+            )
         changed = replace(current, properties=parse_properties(named, current.properties))
         return self._repository.save_connection(changed, principal.actor, "properties")
 

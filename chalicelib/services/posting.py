@@ -34,6 +34,13 @@ from chalicelib.domain.billing import (
     posting_reference,
     summary_suffix,
 )
+from chalicelib.domain.billing_users import (
+    PosterChoice,
+    PosterKind,
+    UserAuthorizationMode,
+    choose_poster,
+    mode_of,
+)
 from chalicelib.domain.entries import Entry, EntryStatus
 from chalicelib.domain.errors import InvalidInput, StaleVersion
 from chalicelib.domain.identity import Permission, Principal
@@ -63,6 +70,42 @@ class _Lookups:
     matters: dict[str, Matter | None]
     users: dict[str, User | None]
     activity_types: dict[str, ActivityType]
+
+
+class _Carriers:
+    """Whose token carries each person's entries in one run: theirs when they authorized their own
+    login (Actionstep), else the firm connection's, or nobody (``USER_AUTHORIZATION`` REQUIRED).
+    Decided once per person per run; their target (and its opened tokens) is kept for the run."""
+
+    def __init__(
+        self,
+        connections: BillingConnectionService,
+        connection: BillingConnection,
+        firm_target: BillingTarget,
+    ) -> None:
+        self._connections = connections
+        self._connection = connection
+        self._firm_target = firm_target
+        self._mode: UserAuthorizationMode = mode_of(connection.properties.user_authorization)
+        self._chosen: dict[str, tuple[PosterChoice, BillingTarget | None]] = {}
+
+    def for_entry(self, entry: Entry, email: str) -> tuple[PosterChoice, BillingTarget | None]:
+        """The choice for the entry's person and the target to post with (None when refused)."""
+        if entry.user_id not in self._chosen:
+            system = self._connection.system
+            authorization = self._connections.user_authorization(entry.firm_id, system, entry.user_id)
+            choice = choose_poster(system, self._mode, authorization, email)
+            target: BillingTarget | None = None
+            if choice.kind is PosterKind.USER and authorization is not None:
+                target = self._connections.user_target(authorization)
+            elif choice.kind is PosterKind.FIRM:
+                target = self._firm_target
+            self._chosen[entry.user_id] = (choice, target)
+        return self._chosen[entry.user_id]
+
+    def forget(self, user_id: str) -> None:
+        """Decide again for this person (their own token was just refused)."""
+        self._chosen.pop(user_id, None)
 
 
 class PostingService:
@@ -112,13 +155,15 @@ class PostingService:
         last = last_day or self._clock.now().date() + timedelta(days=1)
         if last < first:
             raise InvalidInput("the period ends before it starts")
-        target = self._connections.target(firm_id, connection.system)
+        carriers = _Carriers(
+            self._connections, connection, self._connections.target(firm_id, connection.system)
+        )
         lookups = _Lookups({}, {}, {a.code: a for a in self._matters.list_activity_types(firm_id)})
         report = PostingReport()
         entries = every_item(lambda cursor: self._billing.released(firm_id, first, last, cursor, 200))
         retry: list[tuple[int, Entry]] = []
         for entry in itertools.islice(entries, limit):
-            result = self._post_one(connection, target, entry, lookups, actor)
+            result = self._post_one(connection, carriers, entry, lookups, actor)
             report.results.append(result)
             if result.outcome == "stopped":
                 break
@@ -128,7 +173,7 @@ class PostingService:
         # the burst is usually over, and the attempt looks for an earlier create before posting.
         if report.count("stopped") == 0:
             for index, entry in retry:
-                report.results[index] = self._post_one(connection, target, entry, lookups, actor)
+                report.results[index] = self._post_one(connection, carriers, entry, lookups, actor)
         latest = self._billing.connection(firm_id, connection.system.value) or connection
         failures = report.count("failed") + report.count("stopped")
         # StaleVersion: a token refresh or another run saved meanwhile; the ledger holds the results anyway.
@@ -158,7 +203,7 @@ class PostingService:
     def _post_one(
         self,
         connection: BillingConnection,
-        target: BillingTarget,
+        carriers: _Carriers,
         entry: Entry,
         lookups: _Lookups,
         actor: str,
@@ -174,6 +219,10 @@ class PostingService:
             posting = self._posting_for(connection, entry, lookups)
         except InvalidInput as problem:
             return PostingResult(entry.entry_id, "failed", message=problem.message, attempts=0)
+        owner = lookups.users.get(entry.user_id)
+        choice, target = carriers.for_entry(entry, owner.email if owner else entry.user_id)
+        if target is None:
+            return PostingResult(entry.entry_id, "failed", message=choice.message, attempts=0)
         now = self._clock.now()
         attempts = (previous.attempts if previous else 0) + 1
         claim = PostingRecord(
@@ -199,6 +248,13 @@ class PostingService:
                 external_id = target.post_time(posting)
         except ReauthorizationRequired as refused:
             self._billing.save_posting(replace(claim, state=PostingState.FAILED, message=str(refused)))
+            if choice.kind is PosterKind.USER:
+                # Only this person's login was refused (and is marked so): the run goes on, and their
+                # next entries go as the property says for someone who has not authorized.
+                carriers.forget(entry.user_id)
+                who = owner.email if owner else entry.user_id
+                message = f"{who}'s own {system.value} sign-in was refused: they connect their account again"
+                return PostingResult(entry.entry_id, "failed", message=message, attempts=attempts)
             return PostingResult(entry.entry_id, "stopped", message=str(refused), attempts=attempts)
         except BillingError as failure:
             # Anything but a clear refusal (4xx) may have created the record remotely.

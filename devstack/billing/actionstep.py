@@ -60,7 +60,9 @@ in ``devstack.billing.base``.
 
 Python: ``ActionstepSimulator(port=0).start()``; ``sim.api_endpoint``; ``sim.issue_tokens()``;
 ``sim.time_entries()`` returns the time entries as stored (exactly the API's attributes, with
-``links``); ``sim.set_matter_status(action_id, "Closed")``.
+``links``); ``sim.time_entry_tokens()`` says whose token created each (simulator-only, also under
+``time_entry_tokens`` in ``/_sim/state``; the lookup by ``importExternalReference`` finds entries made
+with any token of the account); ``sim.set_matter_status(action_id, "Closed")``.
 """
 
 from __future__ import annotations
@@ -244,6 +246,10 @@ class ActionstepSimulator(BillingSimulator):
         self._tables: dict[str, dict[int, dict[str, Any]]] = {}
         self._next_time_entry_id = FIRST_TIME_ENTRY_ID
         self._default_rates: dict[int, Decimal] = {}
+        # Simulator-only: whose token created each time entry (entry id -> participant id), for tests
+        # that check who posted. Never part of an API answer; seen through ``time_entry_tokens()`` and
+        # ``/_sim/state``.
+        self._token_users: dict[int, int] = {}
         super().__init__(
             port=port,
             client_id=client_id,
@@ -268,6 +274,11 @@ class ActionstepSimulator(BillingSimulator):
         with self._lock:
             entries = self._tables["timeentries"]
             return [copy.deepcopy(entries[key]) for key in sorted(entries)]
+
+    def time_entry_tokens(self) -> dict[int, int]:
+        """Simulator-only: which participant's token created each time entry (entry id -> participant)."""
+        with self._lock:
+            return dict(self._token_users)
 
     def set_matter_status(self, action_id: int, status: str) -> None:
         """Set an action's status (Active, Inactive or Closed) and bump its ``modifiedTimestamp``."""
@@ -366,16 +377,22 @@ class ActionstepSimulator(BillingSimulator):
             "timeentries": {},
         }
         self._next_time_entry_id = FIRST_TIME_ENTRY_ID
+        self._token_users = {}
 
     def _account_state(self) -> dict[str, Any]:
         return {
-            name: [copy.deepcopy(table[key]) for key in sorted(table)] for name, table in self._tables.items()
+            **{
+                name: [copy.deepcopy(table[key]) for key in sorted(table)]
+                for name, table in self._tables.items()
+            },
+            "time_entry_tokens": {str(key): value for key, value in sorted(self._token_users.items())},
         }
 
     def _account_to_dict(self) -> dict[str, Any]:
         return {
             "tables": {name: list(table.values()) for name, table in self._tables.items()},
             "next_time_entry_id": self._next_time_entry_id,
+            "time_entry_tokens": {str(key): value for key, value in self._token_users.items()},
         }
 
     def _account_from_dict(self, data: Mapping[str, Any]) -> None:
@@ -384,6 +401,7 @@ class ActionstepSimulator(BillingSimulator):
             for name, records in data["tables"].items()
         }
         self._next_time_entry_id = int(data.get("next_time_entry_id", FIRST_TIME_ENTRY_ID))
+        self._token_users = {int(k): int(v) for k, v in (data.get("time_entry_tokens") or {}).items()}
 
     def _users_for_consent(self) -> list[tuple[int, str]]:
         participants = self._tables["participants"]
@@ -697,6 +715,7 @@ class ActionstepSimulator(BillingSimulator):
             },
         }
         self._tables["timeentries"][entry_id] = record
+        self._token_users[entry_id] = principal.user_id
         location = [("Location", f"{self.api_endpoint}rest/timeentries/{entry_id}")]
         return self._respond(
             _RESOURCES["timeentries"],

@@ -38,6 +38,7 @@ Control API, NOT part of any real service (no authentication; the server binds l
         {"drop_after_create": {"count": 1}}                     next create is stored, no response
         {"expire_access_tokens": true}                          every access token expires now
         {"revoke_refresh_tokens": true}                         every refresh token stops working
+        {"revoke_refresh_tokens": {"user_id": 12}}              only the tokens user 12 consented to
 
     Answers 200 with the pending faults, or 400 naming what it did not understand.
 ``POST /_sim/tokens``
@@ -431,11 +432,16 @@ class OAuthStore:
             record["expires_at"] = min(record["expires_at"], now)
         return len(self._access)
 
-    def revoke_refresh_tokens(self) -> int:
-        """Forget every refresh token; returns how many there were."""
-        count = len(self._refresh)
-        self._refresh.clear()
-        return count
+    def revoke_refresh_tokens(self, user_id: int | None = None) -> int:
+        """Forget every refresh token (or only ``user_id``'s); returns how many were forgotten."""
+        if user_id is None:
+            count = len(self._refresh)
+            self._refresh.clear()
+            return count
+        doomed = [key for key, record in self._refresh.items() if int(record["user_id"]) == int(user_id)]
+        for key in doomed:
+            del self._refresh[key]
+        return len(doomed)
 
     def clear(self) -> None:
         """Forget every code and token."""
@@ -800,10 +806,11 @@ class BillingSimulator(ABC):
         with self._lock:
             self._oauth.expire_access_tokens(self._clock())
 
-    def revoke_refresh_tokens(self) -> None:
-        """Every refresh token stops working (the connection must be authorized again)."""
+    def revoke_refresh_tokens(self, user_id: int | None = None) -> None:
+        """Every refresh token (or only those ``user_id`` consented to) stops working: that
+        connection must be authorized again."""
         with self._lock:
-            self._oauth.revoke_refresh_tokens()
+            self._oauth.revoke_refresh_tokens(user_id)
 
     def reset(self, *, keep_tokens: bool = False) -> None:
         """Back to the seeded account, no faults, fresh rate-limit windows and the initial limit."""
@@ -1212,7 +1219,10 @@ and contacts and to record time entries in this simulated {html.escape(self.SERV
             self.drop_after_create(int(spec["drop_after_create"]["count"]))
         if spec.get("expire_access_tokens"):
             self.expire_access_tokens()
-        if spec.get("revoke_refresh_tokens"):
+        revoke = spec.get("revoke_refresh_tokens")
+        if isinstance(revoke, dict):
+            self.revoke_refresh_tokens(int(revoke["user_id"]))
+        elif revoke:
             self.revoke_refresh_tokens()
 
 

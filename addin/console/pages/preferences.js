@@ -1,4 +1,5 @@
-// My preferences: how often my time report email comes, at what hour, and my time zone.
+// My preferences: how often my time report email comes, at what hour, and my time zone; and my own
+// billing-system logins (Actionstep: each person connects theirs so their time is posted as them).
 import { ApiError } from "../../shared/api.js";
 import { busy, card, explain, field, h, select, statusLine } from "../util.js";
 
@@ -36,4 +37,93 @@ export async function render(ctx, root) {
     } catch (error) { status.textContent = ""; ctx.problem(explain(error)); }
   };
   root.append(card("Report emails and time zone", form));
+  await drawBillingLogins(ctx, root);
+}
+
+const SYSTEM_NAMES = { actionstep: "Actionstep" };
+const BANNER_DISMISSED = "matterline.billing-banner-dismissed";
+
+/** My own logins with the billing systems my firm connected (only those whose people connect themselves). */
+async function drawBillingLogins(ctx, root) {
+  const { session } = ctx;
+  let mine;
+  try {
+    mine = await session.call("GET", "/me/billing-authorizations");
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return; // an older API, or no login of my own
+    throw error;
+  }
+  if (!mine.length) return;
+  const host = h("div", { id: "billing-logins" });
+  const status = statusLine({ id: "billing-login-status" });
+  // The consent page sends the browser back here with ?actionstep=connected (or declined).
+  for (const login of mine) {
+    const outcome = ctx.params[login.system];
+    const name = SYSTEM_NAMES[login.system] || login.system;
+    if (outcome === "connected") status.textContent = `${name} is connected: your time is posted as you.`;
+    else if (outcome) status.textContent = `${name} was not connected (${ctx.params.reason || outcome}). Choose Connect to ${name} and Allow access.`;
+  }
+  const draw = (logins) => host.replaceChildren(...logins.map((login) => loginLine(session, login, status, async () => {
+    draw(await session.call("GET", "/me/billing-authorizations"));
+  })));
+  draw(mine);
+  root.append(card("Billing systems", host, status));
+}
+
+function loginLine(session, login, status, refresh) {
+  const name = SYSTEM_NAMES[login.system] || login.system;
+  if (login.status === "connected") {
+    const disconnect = h("button", { type: "button", class: "link", id: `${login.system}-login-disconnect` }, "Disconnect");
+    disconnect.onclick = async () => {
+      try {
+        await busy(disconnect, () => session.call("DELETE", `/me/billing-authorizations/${login.system}`));
+        status.textContent = `${name} is disconnected.` + (login.required ? " Your time waits until you connect again." : " Your time goes through your firm's connection.");
+        await refresh();
+      } catch (error) { status.textContent = explain(error); }
+    };
+    return h("p", { id: `${login.system}-login` }, `${name}: connected as ${login.connected_as || "you"} · `, disconnect);
+  }
+  const connect = connectButton(session, login.system);
+  const why = login.status === "reauthorize" ? `${name} no longer accepts your sign-in.` : `${name}: not connected.`;
+  const effect = login.required ? " Your time is not posted until you connect." : " Your time is posted through your firm's connection meanwhile.";
+  return h("div", { id: `${login.system}-login` }, h("p", {}, why + effect), connect);
+}
+
+function connectButton(session, system, attrs = {}) {
+  const name = SYSTEM_NAMES[system] || system;
+  const button = h("button", { type: "button", ...attrs }, `Connect to ${name}`);
+  button.onclick = async () => {
+    try {
+      const started = await busy(button, () => session.call("POST", `/me/billing-authorizations/${system}/authorize`));
+      window.location.assign(started.authorize_url); // the system's consent page; it returns to Preferences
+    } catch (error) {
+      const problem = document.getElementById("problem");
+      problem.textContent = explain(error);
+      problem.hidden = false;
+    }
+  };
+  return button;
+}
+
+/** The shell's notification: my firm posts time to a system I have not connected my own login to.
+ * Dismissed for this browser session; gone once I connect. */
+export async function billingBanner(session, host) {
+  if (session.kind !== "user" || !session.can("time:write-own") || sessionStorage.getItem(BANNER_DISMISSED)) return;
+  let mine;
+  try {
+    mine = await session.call("GET", "/me/billing-authorizations");
+  } catch {
+    return; // a notification is not worth an error on every page
+  }
+  const missing = mine.find((login) => login.firm_connected && login.status !== "connected");
+  if (!missing) return;
+  const name = SYSTEM_NAMES[missing.system] || missing.system;
+  const dismiss = h("button", { type: "button", class: "secondary", id: "billing-banner-dismiss" }, "Not now");
+  const banner = h("section", { class: "card", id: "billing-banner", role: "region", "aria-label": `${name} account` },
+    h("p", {}, missing.status === "reauthorize"
+      ? `${name} no longer accepts your sign-in. Connect your ${name} account again so your time is posted as you.`
+      : `Your firm posts time to ${name}. Connect your ${name} account so your time is posted as you.`),
+    h("div", { class: "actions" }, connectButton(session, missing.system, { id: "billing-banner-connect" }), dismiss));
+  dismiss.onclick = () => { sessionStorage.setItem(BANNER_DISMISSED, "1"); banner.remove(); };
+  host.prepend(banner);
 }

@@ -1,0 +1,92 @@
+"""A person connects their own Actionstep login from the console: the firm is connected to the simulated
+Actionstep (by its admin, from the command line); Alex signs in, sees the notification, goes through the
+simulator's consent page as himself and comes back connected, without the notification. Screenshots go to
+test-results/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.demo_book import ACTIONSTEP_PARTICIPANT_IDS
+from tests.e2e.public_api import PublicApi
+from tests.e2e.test_console import ALEX, SCREENSHOTS, sign_in
+
+pytestmark = pytest.mark.e2e
+BANNER = "Your firm posts time to Actionstep. Connect your Actionstep account so your time is posted as you."
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    from tests.e2e.browser import chromium_page
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with chromium_page(width=1360, height=900) as page:
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        yield page
+        assert not problems, f"the console threw: {problems}"
+
+
+def test_a_person_connects_their_own_actionstep_login_from_the_notification(
+    devstack: Any, browser_page: Any
+) -> None:
+    printed = devstack.cli("connect", "actionstep")
+    assert "actionstep: connected" in printed
+    alex = PublicApi(devstack.api, devstack.cli("token", ALEX))
+    # Whatever an earlier run left: Alex starts without his own login.
+    alex.call("DELETE", "/me/billing-authorizations/actionstep")
+
+    page = browser_page
+    sign_in(page, devstack.web, "Alex Attorney", "#timeline")
+    banner = page.locator("#billing-banner")
+    banner.wait_for()
+    assert BANNER in banner.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "console-actionstep-banner.png"))
+
+    banner.get_by_role("button", name="Connect to Actionstep").click()
+    page.get_by_role("button", name="Allow access").wait_for()
+    page.get_by_label("Signed in as").select_option(str(ACTIONSTEP_PARTICIPANT_IDS["alex.attorney"]))
+    page.screenshot(path=str(SCREENSHOTS / "console-actionstep-user-consent.png"))
+    page.get_by_role("button", name="Allow access").click()
+
+    page.locator(".page[data-page=preferences][data-ready=true]").wait_for()
+    page.locator("#billing-login-status", has_text="Actionstep is connected").wait_for()
+    line = page.locator("#actionstep-login")
+    assert line.inner_text().startswith("Actionstep: connected as Alex Attorney")
+    assert page.locator("#billing-banner").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "console-actionstep-user-connected.png"), full_page=True)
+    mine = alex.call("GET", "/me/billing-authorizations")
+    assert mine[0]["status"] == "connected" and mine[0]["participant_id"] == "12"
+
+    # Disconnect from Preferences; the line offers to connect again.
+    line.get_by_role("button", name="Disconnect").click()
+    page.locator("#billing-login-status", has_text="Actionstep is disconnected").wait_for()
+    page.locator("#actionstep-login", has_text="Actionstep: not connected").wait_for()
+    assert alex.call("GET", "/me/billing-authorizations")[0]["status"] == "disconnected"
+
+
+def test_the_notification_can_be_dismissed_for_the_session(devstack: Any, browser_page: Any) -> None:
+    devstack.cli("connect", "actionstep")
+    PublicApi(devstack.api, devstack.cli("token", ALEX)).call(
+        "DELETE", "/me/billing-authorizations/actionstep"
+    )
+    page = browser_page
+    sign_in(page, devstack.web, "Alex Attorney", "#timeline")
+    page.locator("#billing-banner").wait_for()
+    page.get_by_role("button", name="Not now").click()
+    assert page.locator("#billing-banner").count() == 0
+    page.reload()
+    page.locator("#nav:not([hidden])").wait_for()
+    page.locator(".page[data-ready=true]").wait_for()
+    assert page.locator("#billing-banner").count() == 0
+
+
+def test_the_command_line_connects_a_persons_own_login_as_them(devstack: Any) -> None:
+    devstack.cli("connect", "actionstep")
+    printed = devstack.cli("connect", "actionstep", "--user", ALEX)
+    assert f"actionstep: {ALEX} connected as Alex Attorney" in printed
+    mine = PublicApi(devstack.api, devstack.cli("token", ALEX)).call("GET", "/me/billing-authorizations")
+    assert mine[0]["participant_id"] == str(ACTIONSTEP_PARTICIPANT_IDS["alex.attorney"])
