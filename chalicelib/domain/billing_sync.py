@@ -28,6 +28,7 @@ from chalicelib.domain.matters import (
     validate_client,
     validate_contact,
     validate_matter,
+    with_status,
 )
 from chalicelib.domain.roster import User, normalize_email
 
@@ -213,21 +214,18 @@ def _plan_matters(
                 number=remote.number.strip(),
                 name=remote.name.strip(),
                 client_id=client.client_id,
-                status=status,
                 external_ids={system: remote.external_id},
                 opened_on=now.date(),
-                closed_on=now.date() if status is MatterStatus.CLOSED else None,
                 created_at=now,
             )
+            matter = with_status(matter, status, now.date())
             if _valid(plan, validate_matter, matter, f"matter {remote.number}"):
                 creates.append(matter)
             continue
         changed = replace(
-            current,
+            with_status(current, status, now.date()),
             name=remote.name.strip() or current.name,
-            status=status,
             client_id=client.client_id if client else current.client_id,
-            closed_on=(current.closed_on or now.date()) if status is MatterStatus.CLOSED else None,
             external_ids={**current.external_ids, system: remote.external_id},
         )
         if changed != current and _valid(plan, validate_matter, changed, f"matter {remote.number}"):

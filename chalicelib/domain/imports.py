@@ -743,7 +743,10 @@ def plan_matters(
                     increment if has("rounding_increment") else before.rounding_increment_seconds
                 ),
                 opened_on=opened_on if has("opened_on") else before.opened_on,
-                closed_on=closed_on if has("closed_on") else before.closed_on,
+                # Reopened by the file without a closing day column: the old closing day goes.
+                closed_on=closed_on
+                if has("closed_on")
+                else (before.closed_on if (status or before.status) is MatterStatus.CLOSED else None),
                 external_ids={**before.external_ids, source: external_id},
                 problem_code=problem_code if has("problem_code") else before.problem_code,
                 languages=languages if has("languages") else before.languages,

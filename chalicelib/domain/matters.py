@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -149,6 +149,14 @@ def validate_client(client: Client) -> None:
         raise InvalidInput("the client is not valid", field_errors=problems)
 
 
+def with_status(matter: Matter, status: MatterStatus, today: date) -> Matter:
+    """``matter`` in ``status``: closing keeps the day it closed (today when it had none); any other status
+    reopens it, so the closing day goes. A matter never shows a closing day while it is open."""
+    if status is MatterStatus.CLOSED:
+        return replace(matter, status=status, closed_on=matter.closed_on or today)
+    return replace(matter, status=status, closed_on=None)
+
+
 def validate_matter(matter: Matter) -> None:
     problems: list[FieldError] = []
     if not MATTER_NUMBER.match(matter.number):
@@ -159,6 +167,12 @@ def validate_matter(matter: Matter) -> None:
         problems.append(FieldError("name", "a matter needs a name"))
     if matter.closed_on and matter.opened_on and matter.closed_on < matter.opened_on:
         problems.append(FieldError("closed_on", "a matter cannot close before it opened"))
+    if matter.closed_on and matter.status is not MatterStatus.CLOSED:
+        problems.append(
+            FieldError(
+                "closed_on", f"a {matter.status.value} matter has no closing day: close it, or leave it out"
+            )
+        )
     if matter.problem_code is not None and not PROBLEM_CODE.match(matter.problem_code):
         problems.append(
             FieldError("problem_code", f"'{matter.problem_code}' is not a legal problem code key")

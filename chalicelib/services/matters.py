@@ -28,6 +28,7 @@ from chalicelib.domain.matters import (
     validate_client,
     validate_contact,
     validate_matter,
+    with_status,
 )
 from chalicelib.domain.utbms import is_activity, is_billable_task
 from chalicelib.ports import CaseProblemCodes, Clock, MatterRepository, Page
@@ -126,11 +127,13 @@ class MatterService:
         matter = _versioned(self.matter(principal, matter_id), version)
         if "client_id" in changes:
             self.client(principal, changes["client_id"])
-        updated = replace(matter, **_cleaned(changes))
+        cleaned = _cleaned(changes)
+        status = cleaned.pop("status", matter.status)
+        updated = with_status(replace(matter, **cleaned), status, self._clock.now().date())
         validate_matter(updated)
         if updated.problem_code != matter.problem_code:
             self._require_problem_code(principal.firm_id, updated.problem_code)
-        saved = self._repo.matters.update(updated, principal.actor)
+        saved = self._repo.matters.update(updated, principal.actor, _status_action(matter, updated))
         if "problem_code" in changes:
             self._problem_codes.cases_changed(
                 principal.firm_id,
@@ -147,7 +150,9 @@ class MatterService:
         matter = _versioned(self.matter(principal, matter_id), version)
         if matter.status is MatterStatus.CLOSED:
             raise Conflict("the matter is already closed")
-        closed = replace(matter, status=MatterStatus.CLOSED, closed_on=closed_on or self._clock.now().date())
+        closed = with_status(
+            replace(matter, closed_on=closed_on), MatterStatus.CLOSED, self._clock.now().date()
+        )
         validate_matter(closed)
         return self._repo.matters.update(closed, principal.actor, "close")
 
@@ -270,3 +275,11 @@ def _versioned(entity: Any, version: int) -> Any:
         kind = type(entity).__name__.lower()
         raise StaleVersion(kind, getattr(entity, f"{kind}_id", getattr(entity, "code", "")))
     return entity
+
+
+def _status_action(before: Matter, after: Matter) -> str:
+    """The audit action of a change: closing and reopening read as such, anything else as an update."""
+    was_closed, is_closed = before.status is MatterStatus.CLOSED, after.status is MatterStatus.CLOSED
+    if was_closed == is_closed:
+        return "update"
+    return "close" if is_closed else "reopen"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.domain.identity import Role
+from tests.integration.test_imports_api import FIXTURES
 
 
 def setup_client(api, admin: str, name: str = "Northwind Logistics") -> dict:
@@ -114,6 +115,41 @@ def test_closed_matters_are_not_offered_unless_asked(api, firm_a) -> None:
     assert [m["status"] for m in shown] == ["closed"]
     twice = api.call("POST", f"/matters/{matter['matter_id']}/close", token=admin, body={"version": 2})
     assert twice.status == 409
+
+
+def test_reopening_a_closed_matter_drops_its_closing_day_and_is_audited_as_a_reopening(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    client = setup_client(api, admin)
+    matter = open_matter(api, admin, client["client_id"], "2025-0008", "Post-judgment work")
+    path = f"/matters/{matter['matter_id']}"
+    api.call("POST", f"{path}/close", token=admin, body={"version": 1})
+
+    reopened = api.call("PATCH", path, token=admin, body={"version": 2, "status": "open"}).body
+    assert (reopened["status"], reopened["closed_on"]) == ("open", None)
+    actions = [
+        r["action"]
+        for r in api.call("GET", "/audit?limit=50", token=admin).body["items"]
+        if r["entity_id"] == matter["matter_id"]
+    ]
+    assert actions[:2] == ["reopen", "close"]
+
+    closed = api.call("PATCH", path, token=admin, body={"version": 3, "status": "closed"}).body
+    assert (closed["status"], closed["closed_on"]) == ("closed", "2026-03-09")
+
+
+def test_a_matters_file_cannot_give_an_open_matter_a_closing_day(api, firm_a) -> None:
+    admin = api.token_for(firm_a, Role.FIRM_ADMIN)
+    clients = (FIXTURES / "clients.csv").read_text()
+    api.call("POST", "/imports/clients", token=admin, body={"csv": clients, "commit": True})
+    csv = (
+        "External ID,Matter Number,Matter Name,Client,Status,Closed On\n"
+        "M-9,2025-0009,Still running,C-100,open,2026-03-01\n"
+    )
+    reply = api.call("POST", "/imports/matters", token=admin, body={"csv": csv, "commit": True})
+    assert reply.status == 422 and reply.body["committed"] is False
+    assert [(e["line"], e["field"]) for e in reply.body["errors"]] == [(2, "closed_on")]
+    assert "no closing day" in reply.body["errors"][0]["message"]
+    assert api.call("GET", "/matters?number=2025-0009&include_closed=true", token=admin).body["items"] == []
 
 
 def test_renaming_a_matter_moves_it_in_the_name_search_and_a_stale_edit_is_refused(api, firm_a) -> None:

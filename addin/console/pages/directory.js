@@ -178,7 +178,7 @@ async function matterView(ctx, root, matterId) {
       body.replaceChildren(facts);
       return;
     }
-    const side = h("div", {}, facts, matter.status !== "closed" ? closeCard(matter) : null);
+    const side = h("div", {}, facts, matter.status !== "closed" ? closeCard(matter) : reopenCard(matter));
     body.replaceChildren(editCard(matter, message), side);
   }
 
@@ -336,6 +336,25 @@ async function matterView(ctx, root, matterId) {
       h("div", { class: "actions" }, button));
   }
 
+  // Post-judgment work, an appeal, a client back with the same problem: a closed matter can open again.
+  function reopenCard(matter) {
+    const button = h("button", { type: "button", class: "secondary", id: "matter-reopen" }, "Reopen matter");
+    button.onclick = () => busy(button, async () => {
+      try {
+        const reopened = await session.call("PATCH", path, { version: current.version, status: "open" });
+        hideNotice();
+        draw(reopened, "Reopened: the matter is offered for new time again.");
+        heading.focus();
+      } catch (error) {
+        if (error?.status === 409) return showStale();
+        showNotice(explain(error));
+      }
+    }, "Reopening…");
+    return card("Reopen matter",
+      h("p", { class: "hint" }, `Closed on ${matter.closed_on || "an unknown day"}. Reopening offers it for new time again.`),
+      h("div", { class: "actions" }, button));
+  }
+
   function confirmClose() {
     const day = h("input", { type: "date", id: "matter-closed-on", value: isoDay(new Date()) });
     const problem = h("div", { class: "error", role: "alert", hidden: true });
@@ -343,7 +362,7 @@ async function matterView(ctx, root, matterId) {
     const no = h("button", { type: "button", class: "secondary" }, "Cancel");
     const box = dialog(`Close ${current.number}?`,
       h("div", {}, problem,
-        h("p", {}, `“${current.name}” will no longer be offered for new time. You cannot undo this here.`),
+        h("p", {}, `“${current.name}” will no longer be offered for new time. You can reopen it later.`),
         field("Closed on", day)),
       [yes, no]);
     no.onclick = () => box.close();
