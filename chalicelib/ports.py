@@ -366,6 +366,10 @@ class BillingUserAuthorizations(Protocol):
 
     def authorization(self, firm_id: str, system: str, user_id: str) -> BillingUserAuthorization | None: ...
 
+    def authorizations(self, firm_id: str, system: str) -> list[BillingUserAuthorization]:
+        """Everyone's authorization with ``system`` in one Query (for the admin's overview)."""
+        ...
+
     def save_authorization(
         self, authorization: BillingUserAuthorization, actor: str, action: str
     ) -> BillingUserAuthorization:

@@ -68,11 +68,7 @@ def _connect_user(args: argparse.Namespace) -> int:
         _fail(started)
     url = started["authorize_url"]
     if urlsplit(url).hostname in ("127.0.0.1", "localhost") and not args.browser:
-        callback = approve_consent_as(url, args.user)
-        try:
-            urllib.request.urlopen(callback, timeout=60).close()
-        except urllib.error.HTTPError as error:
-            sys.exit(f"matterline: the callback failed (HTTP {error.code}): {error.read().decode()[:300]}")
+        _finish_user_callback(approve_consent_as(url, args.user), args.system)
     else:
         print(f"{args.user}: open this link in a browser, sign in as yourself and allow access:\n\n  {url}\n")
     deadline = time.monotonic() + args.wait
@@ -86,6 +82,32 @@ def _connect_user(args: argparse.Namespace) -> int:
     sys.exit(
         f"matterline: {args.user} has not connected {args.system} yet; open the link, then run this again"
     )
+
+
+class _Stay(urllib.request.HTTPRedirectHandler):
+    """Hand a redirect back instead of following it: it names where the flow ends."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _finish_user_callback(callback: str, system: str) -> None:
+    """Call the callback as the browser would; it answers with the Preferences page's link, whose
+    ``<system>=<outcome>`` and ``message`` say how the sign-in went: anything but connected ends here."""
+    from urllib.parse import parse_qs
+
+    try:
+        urllib.request.build_opener(_Stay).open(callback, timeout=60).close()
+        return
+    except urllib.error.HTTPError as error:
+        location = error.headers.get("Location") if error.code in (302, 303) else None
+        if location is None:
+            sys.exit(f"matterline: the callback failed (HTTP {error.code}): {error.read().decode()[:300]}")
+    landing = parse_qs(urlsplit(location).fragment.partition("?")[2])
+    outcome = landing.get(system, [""])[0]
+    if outcome != "connected":
+        message = landing.get("message", [f"the sign-in ended with '{outcome or 'no outcome'}'"])[0]
+        sys.exit(f"matterline: {system} was not connected: {message}")
 
 
 def approve_consent_as(authorize_url: str, email: str) -> str:
@@ -106,10 +128,6 @@ def approve_consent_as(authorize_url: str, email: str) -> str:
     parts = urlsplit(authorize_url)
     fields = {name: values[0] for name, values in parse_qs(parts.query).items()}
     form = urlencode({**fields, "user_id": chosen[0], "decision": "allow"}).encode()
-
-    class _Stay(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None  # the redirect is our callback: hand it back instead of following it
 
     opener = urllib.request.build_opener(_Stay)
     try:

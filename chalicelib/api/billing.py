@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from collections.abc import Mapping
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.billing_schemas import (
+    AuthorizationOverviewOut,
     AuthorizeOut,
     CallbackQuery,
     ConnectionOut,
@@ -69,27 +70,42 @@ def authorize(call: Call, system: str) -> AuthorizeOut:
 @api.route(
     "/connections/billing/{system}/callback",
     "GET",
-    summary="Where the billing system returns the admin's browser (OAuth redirect)",
+    summary="Where the billing system returns the browser (OAuth redirect): the admin's to Connections, "
+    "a person's to their Preferences (303 there with an outcome and message when their sign-in was refused)",
     query=CallbackQuery,
     status=302,
     public=True,
 )
 def callback(call: Call, system: str) -> Response:
-    from chalicelib.domain.errors import Forbidden
-    from chalicelib.services.billing import system_named
-
     query: CallbackQuery = call.query
-    service = services().billing
-    known = system_named(system)
-    if query.error and not query.state:
-        # Declined on the consent page: back to the console, saying so.
-        return _redirect(service.console_link(known, f"declined&reason={quote(query.error)}"))
-    if not query.state or not (query.code or query.error):
-        raise Forbidden(
-            "this callback needs the code and state the billing system sends; start connecting again"
-        )
     # The state says which flow this finishes: the firm's connection, or one person's own login.
-    return _redirect(service.finish_callback(system, query.code, query.state, query.error))
+    landing = services().billing.finish_callback(
+        system,
+        query.code,
+        query.state,
+        query.error,
+        navigation=_browser_navigation(billing.current_request.headers),
+    )
+    return _redirect(landing.location, 303 if landing.refused else 302)
+
+
+def _browser_navigation(headers: Mapping[str, str]) -> bool:
+    """Whether a person's browser navigated here (rather than a script calling): Fetch Metadata, or for
+    a browser without it, asking for a page."""
+    mode = headers.get("sec-fetch-mode")
+    if mode:
+        return mode == "navigate"
+    return "text/html" in headers.get("accept", "")
+
+
+@api.route(
+    "/connections/billing/{system}/user-authorizations",
+    "GET",
+    summary="Who of the firm's people has connected their own login (Actionstep), and N of M connected",
+    response=AuthorizationOverviewOut,
+)
+def user_authorizations(call: Call, system: str) -> AuthorizationOverviewOut:
+    return AuthorizationOverviewOut.of(services().billing.authorization_overview(call.principal, system))
 
 
 @api.route(
@@ -126,8 +142,8 @@ def disconnect_mine(call: Call, system: str) -> Response:
     return Response(body="", status_code=204)
 
 
-def _redirect(location: str) -> Response:
-    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+def _redirect(location: str, status: int = 302) -> Response:
+    return Response(body="", status_code=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 @api.route(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -22,6 +22,9 @@ from chalicelib.domain.billing_users import (
     UserAuthorizationStatus,
     takes_user_authorization,
 )
+
+if TYPE_CHECKING:  # the services stay out of the import of the API's models
+    from chalicelib.services.billing import AuthorizationOverview, PersonAuthorization
 
 PropertyName = Literal[
     "SHOW_CLOSED_CASES",
@@ -95,6 +98,53 @@ class UserAuthorizationOut(ApiModel):
             authorized_at=mine.authorized_at,
             required=connection.properties.user_authorization == "REQUIRED",
             last_error=mine.last_error,
+        )
+
+
+class PersonAuthorizationOut(ApiModel):
+    user_id: str
+    display_name: str
+    email: str
+    status: str = Field(
+        description="connected, reauthorize (must connect again) or disconnected (never or no more)"
+    )
+    connected_as: str | None = Field(description="the system's name of the login they connected with")
+    authorized_at: datetime | None = Field(description="when they last connected it")
+    last_error: str | None
+
+    @classmethod
+    def of(cls, person: PersonAuthorization) -> PersonAuthorizationOut:
+        # Only what an admin needs to judge: never the tokens, sealed or not.
+        mine = person.authorization
+        active = mine is not None and mine.status is not UserAuthorizationStatus.DISCONNECTED
+        return cls(
+            user_id=person.user.user_id,
+            display_name=person.user.display_name,
+            email=person.user.email,
+            status=person.status.value,
+            connected_as=mine.participant_name if mine and active else None,
+            authorized_at=mine.authorized_at if mine and active else None,
+            last_error=mine.last_error if mine and active else None,
+        )
+
+
+class AuthorizationOverviewOut(ApiModel):
+    system: str
+    firm_status: str = Field(description="the firm connection's status: connected, reauthorize, disconnected")
+    user_authorization: str = Field(description="OPTIONAL or REQUIRED: the connection's USER_AUTHORIZATION")
+    connected_count: int = Field(description="how many of the people have their own login connected")
+    people_count: int = Field(description="how many people record time (the roster below)")
+    people: list[PersonAuthorizationOut]
+
+    @classmethod
+    def of(cls, overview: AuthorizationOverview) -> AuthorizationOverviewOut:
+        return cls(
+            system=overview.connection.system.value,
+            firm_status=overview.connection.status.value,
+            user_authorization=overview.mode.value,
+            connected_count=overview.connected,
+            people_count=len(overview.people),
+            people=[PersonAuthorizationOut.of(p) for p in overview.people],
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.schemas import ApiModel, Input
@@ -13,14 +13,29 @@ from chalicelib.services.delegates import DelegationView
 delegation = Blueprint(__name__)
 api = Api(delegation, "delegates")
 
-UserId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+USER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"  # never holds "@", so a user id and an email cannot be mixed up
 
 
 class DelegateIn(Input):
-    user_id: str = UserId
+    """One person, by ``user_id`` or by ``email``: an attorney cannot read the roster to learn user ids."""
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=USER_ID_PATTERN)
+    email: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="instead of user_id: the person's email in the firm's roster",
+    )
     access: Access = Field(
         default=Access.ACT, description="view: see the timeline; act: also change and release entries"
     )
+
+    @model_validator(mode="after")
+    def _one_person(self) -> DelegateIn:
+        if (self.user_id is None) == (self.email is None):
+            raise ValueError("name the person by user_id or by email (one of them)")
+        return self
 
 
 class DelegatesIn(Input):
@@ -79,5 +94,5 @@ def my_delegates(call: Call) -> DelegatesOut:
 )
 def set_my_delegates(call: Call) -> DelegatesOut:
     body: DelegatesIn = call.body
-    wanted = [(d.user_id, d.access) for d in body.delegates]
+    wanted = [(d.user_id or d.email or "", d.access) for d in body.delegates]
     return _out(services().delegates.set_mine(call.principal, wanted, body.version))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from chalicelib.domain.billing import (
     BillingConnection,
@@ -35,7 +36,9 @@ from chalicelib.domain.billing_sync import SyncPlan, plan_sync
 from chalicelib.domain.billing_users import (
     USER_AUTHORIZED_SYSTEMS,
     BillingUserAuthorization,
+    UserAuthorizationMode,
     UserAuthorizationStatus,
+    mode_of,
     takes_user_authorization,
 )
 from chalicelib.domain.errors import (
@@ -48,8 +51,9 @@ from chalicelib.domain.errors import (
     StaleVersion,
     UpstreamFailed,
 )
-from chalicelib.domain.identity import Permission, Principal
+from chalicelib.domain.identity import Permission, Principal, permissions_for
 from chalicelib.domain.imports import ExistingRecords
+from chalicelib.domain.roster import User, UserStatus
 from chalicelib.ports import (
     BillingIdentity,
     BillingRepository,
@@ -65,8 +69,90 @@ from chalicelib.ports import (
 from chalicelib.services.paging import every_item
 
 STATE_LIFETIME = timedelta(minutes=10)
+logger = logging.getLogger(__name__)
 # Renew a little before expiry so a long run does not start with a token about to lapse.
 RENEW_BEFORE = timedelta(seconds=60)
+# A person's consent state starts with this; ``secrets.token_urlsafe`` never writes a '.', so no firm
+# state can. It lets the callback tell a person's link even after the stored state is used up or gone.
+USER_STATE_PREFIX = "u."
+NEEDS_CODE = "this callback needs the code and state the billing system sends; start connecting again"
+
+
+def _title(system: BillingSystem) -> str:
+    return "Actionstep" if system is BillingSystem.ACTIONSTEP else system.value.title()
+
+
+class UnknownState(Forbidden):
+    """The callback's state is in neither flow's store: unknown, already used, or long gone."""
+
+
+class ConsentRefused(Forbidden):
+    """A person's consent came back but cannot be used. ``outcome`` is the code the console shows it by,
+    ``system`` the system the person was connecting; the message says what to do next."""
+
+    def __init__(self, system: BillingSystem, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.system = system
+        self.outcome = outcome
+
+
+def _refusal(system: BillingSystem, outcome: str, who: str | None = None) -> ConsentRefused:
+    """The person-facing refusal for ``outcome``: what happened and what to do next (never whose data)."""
+    title = _title(system)
+    again = f"choose Connect to {title} again"
+    messages = {
+        "wrong_login": f"You signed in to {title} as {who or 'someone else'}, not as yourself: "
+        f"{again} and sign in with your own {title} login.",
+        "expired": f"That sign-in link expired (links last 10 minutes); {again}.",
+        "used": f"That sign-in link was already used or is not one Matterline made; {again}.",
+        "other_system": f"That sign-in link was made for {title}, not another system; {again}.",
+        "not_in_firm": f"That sign-in link belongs to nobody in your firm any more; sign in to the console "
+        f"as yourself and {again}.",
+        "code_refused": f"{title} did not accept the sign-in; {again}.",
+        "no_code": f"{title} sent you back without a sign-in code; {again}.",
+        "failed": f"{title} did not complete the sign-in; wait a minute and {again}.",
+    }
+    return ConsentRefused(system, outcome, messages[outcome])
+
+
+@dataclass(frozen=True)
+class CallbackLanding:
+    """Where the callback sends the browser; ``refused`` when it is to say what went wrong (a 303)."""
+
+    location: str
+    refused: bool = False
+
+
+@dataclass(frozen=True)
+class PersonAuthorization:
+    """One person of the admin's overview: who they are and their own authorization (or None)."""
+
+    user: User
+    authorization: BillingUserAuthorization | None
+
+    @property
+    def status(self) -> UserAuthorizationStatus:
+        """``disconnected`` for someone who never authorized."""
+        return self.authorization.status if self.authorization else UserAuthorizationStatus.DISCONNECTED
+
+
+@dataclass(frozen=True)
+class AuthorizationOverview:
+    """The admin's view of a system's people: its connection, the mode, and everyone who records time."""
+
+    connection: BillingConnection
+    mode: UserAuthorizationMode
+    people: list[PersonAuthorization]
+
+    @property
+    def connected(self) -> int:
+        """How many of ``people`` are connected."""
+        return sum(1 for p in self.people if p.status is UserAuthorizationStatus.CONNECTED)
+
+
+def records_time(user: User) -> bool:
+    """Whether ``user`` is on the roster of people whose time is posted (and so may connect a login)."""
+    return user.status is not UserStatus.DISABLED and Permission.TIME_WRITE_OWN in permissions_for(user.roles)
 
 
 def system_named(name: str) -> BillingSystem:
@@ -300,7 +386,7 @@ class BillingConnectionService:
         system = system_named(system_name)
         taken = self._repository.take_oauth_state(state)
         if taken is None:
-            raise Forbidden("this sign-in link was already used or is unknown; start connecting again")
+            raise UnknownState("this sign-in link was already used or is unknown; start connecting again")
         firm_id, state_system, actor, expires_at = taken
         if state_system != system.value:
             raise Forbidden("this sign-in link was made for another billing system; start again")
@@ -336,29 +422,72 @@ class BillingConnectionService:
         """Where the callback sends a person who authorized their own account: their preferences."""
         return f"{self._console_url}#preferences?{system.value}={outcome}"
 
-    def finish_callback(self, system_name: str, code: str | None, state: str, error: str | None) -> str:
-        """The shared callback, for either flow (told apart by where its state is kept): the console
-        link to send the browser to. A declined consent uses up the state and says so."""
+    def finish_callback(
+        self,
+        system_name: str,
+        code: str | None,
+        state: str | None,
+        error: str | None,
+        *,
+        navigation: bool = False,
+    ) -> CallbackLanding:
+        """The shared callback, for either flow: where to send the browser.
+
+        The flow is told by where the state is kept, and a person's also by its prefix (so a used-up or
+        forged one is still theirs). A person's refused consent goes back to their Preferences with an
+        outcome code and what to do next (``refused``), having changed nothing; so does a state nobody
+        can place when a browser navigated here: a person would be stranded on a JSON page, an API
+        client reads the 403. The firm flow's refusals stay 403s. A declined consent uses up a person's
+        state and says so; a declined firm connection keeps its state unused (it expires by itself).
+        """
         system = system_named(system_name)
-        taken = self._user_authorizations.take_user_oauth_state(state)
-        if taken is None:
+        declined = f"declined&reason={quote(error or '')}"
+        if not state:
             if error:
-                # A declined firm connection keeps its state unused: it expires by itself.
-                return self.console_link(system, f"declined&reason={quote(error)}")
-            if not code:
-                raise Forbidden(
-                    "this callback needs the code and state the billing system sends; start connecting again"
-                )
-            self.complete_connect(system_name, code, state)
-            return self.console_link(system, "connected")
+                return CallbackLanding(self.console_link(system, declined))
+            return self._unplaced(system, navigation)
+        personal = state.startswith(USER_STATE_PREFIX)
+        if not (code or error):
+            # Nothing to complete: a person's state is left to expire rather than used up for nothing.
+            if personal:
+                return self._refused(_refusal(system, "no_code"))
+            return self._unplaced(system, navigation)
+        taken = self._user_authorizations.take_user_oauth_state(state)
+        if taken is None and not personal:
+            if error:
+                return CallbackLanding(self.console_link(system, declined))
+            try:
+                self.complete_connect(system_name, code or "", state)
+            except UnknownState as unknown:
+                return self._unplaced(system, navigation, unknown.message)
+            return CallbackLanding(self.console_link(system, "connected"))
         if error:
-            return self.my_console_link(system, f"declined&reason={quote(error)}")
-        if not code:
-            raise Forbidden(
-                "this callback needs the code and state the billing system sends; start connecting again"
-            )
-        self.complete_user_authorization(system, code, taken)
-        return self.my_console_link(system, "connected")
+            return CallbackLanding(self.my_console_link(system, declined))
+        try:
+            if taken is None:
+                raise _refusal(system, "used")
+            self.complete_user_authorization(system, code or "", taken)
+        except ConsentRefused as refused:
+            return self._refused(refused)
+        except DomainError as failure:
+            # The system failed, or the record changed meanwhile: nothing was saved; the detail is logged
+            # rather than put in the browser's address bar.
+            logger.warning("a person's %s sign-in did not complete: %s", system.value, failure.message)
+            return self._refused(_refusal(system, "failed"))
+        return CallbackLanding(self.my_console_link(system, "connected"))
+
+    def _refused(self, refused: ConsentRefused) -> CallbackLanding:
+        """Back to the person's Preferences with the outcome and the message to show as an error."""
+        outcome = urlencode({"message": refused.message})
+        return CallbackLanding(self.my_console_link(refused.system, f"{refused.outcome}&{outcome}"), True)
+
+    def _unplaced(
+        self, system: BillingSystem, navigation: bool, problem: str = NEEDS_CODE
+    ) -> CallbackLanding:
+        """A callback no flow can be found for: a browser goes to Preferences saying so; a client, 403."""
+        if not navigation:
+            raise Forbidden(problem)
+        return self._refused(_refusal(system, "used"))
 
     # -- a person's own authorization (Actionstep)
 
@@ -386,12 +515,30 @@ class BillingConnectionService:
             )
         return found
 
+    def authorization_overview(self, principal: Principal, system_name: str) -> AuthorizationOverview:
+        """For an admin deciding on ``USER_AUTHORIZATION``: everyone who records time and whether their
+        own login is connected. One Query for the firm's authorizations (not one read per person); the
+        roster is read page by page as the roster page does. Names and emails are roster data, so it takes
+        ``roster:read`` beside the connection routes' ``billing:export``."""
+        principal.require(Permission.BILLING_EXPORT)
+        principal.require(Permission.ROSTER_READ)
+        system = self._user_system(system_name)
+        firm_id = principal.firm_id
+        connection = self._repository.connection(firm_id, system.value) or BillingConnection(
+            firm_id=firm_id, system=system
+        )
+        stored = {a.user_id: a for a in self._user_authorizations.authorizations(firm_id, system.value)}
+        roster = every_item(lambda cursor: self._users.list(firm_id, cursor=cursor, limit=200))
+        people = [PersonAuthorization(u, stored.get(u.user_id)) for u in roster if records_time(u)]
+        people.sort(key=lambda p: (p.user.display_name.casefold(), p.user.email))
+        return AuthorizationOverview(connection, mode_of(connection.properties.user_authorization), people)
+
     def begin_user_authorization(self, principal: Principal, system_name: str) -> str:
         """The consent page for the signed-in person's own login; the state names firm, person, system."""
         self._require_person(principal)
         system = self._user_system(system_name)
         self.connected(principal.firm_id, system.value)
-        state = secrets.token_urlsafe(32)
+        state = USER_STATE_PREFIX + secrets.token_urlsafe(32)
         expires = self._clock.now() + STATE_LIFETIME
         self._user_authorizations.save_user_oauth_state(
             state, principal.firm_id, system.value, principal.subject_id, expires
@@ -404,20 +551,20 @@ class BillingConnectionService:
         """Exchange the code, check whose login it is, seal and keep the person's tokens."""
         firm_id, state_system, user_id, expires_at = taken
         if state_system != system.value:
-            raise Forbidden("this sign-in link was made for another billing system; start again")
+            # Said in terms of the system the person was connecting: that is where they start again.
+            raise _refusal(system_named(state_system), "other_system")
         if expires_at < self._clock.now():
-            raise Forbidden("this sign-in link expired (10 minutes); start connecting again")
+            raise _refusal(system, "expired")
         user = self._users.get(firm_id, user_id)
         if user is None:
-            raise Forbidden("this sign-in link belongs to nobody in the firm any more")
+            raise _refusal(system, "not_in_firm")
         tokens = self._exchange(system, code)
         who_id, who_name = self._whose_login(system, tokens)
         linked = user.external_ids.get(system.value)
         if who_id and linked and who_id != linked:
-            raise Forbidden(
-                f"you signed in to {system.value} as {who_name}, not as yourself: "
-                "choose Connect again and sign in with your own login"
-            )
+            # The name is of the login this browser itself just signed in with: telling it back reveals
+            # nothing of anyone else's, and is what the person needs to see to fix it.
+            raise _refusal(system, "wrong_login", who_name)
         current = self._user_authorizations.authorization(firm_id, system.value, user_id)
         now = self._clock.now()
         authorization = replace(
@@ -474,7 +621,8 @@ class BillingConnectionService:
     def _user_system(system_name: str) -> BillingSystem:
         system = system_named(system_name)
         if not takes_user_authorization(system):
-            raise Conflict(
+            # Not a state to wait out but a thing that does not exist: Clio has no per-person logins.
+            raise NotFound(
                 f"{system.value} is connected once for the whole firm; people do not connect it themselves"
             )
         return system
@@ -483,10 +631,12 @@ class BillingConnectionService:
         try:
             return self._systems.oauth(system.value).exchange_code(code, self.redirect_uri(system))
         except ReauthorizationRequired:
-            raise Forbidden(
-                f"{system.value} did not accept the sign-in code; start connecting again"
-            ) from None
+            raise _refusal(system, "code_refused") from None
         except BillingError as failure:
+            if failure.status in (400, 401, 403):
+                # The token endpoint turned the code down (invalid_grant: unknown, used or stale); the
+                # same code never works later, so the person starts again rather than waits.
+                raise _refusal(system, "code_refused") from None
             raise UpstreamFailed(
                 f"{system.value} failed to complete the sign-in ({failure}); try again"
             ) from None

@@ -11,9 +11,9 @@ from chalicelib.domain.delegation import (
     Grant,
     check_grants,
 )
-from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, StaleVersion
+from chalicelib.domain.errors import FieldError, Forbidden, InvalidInput, NotFound, StaleVersion
 from chalicelib.domain.identity import Permission, Principal
-from chalicelib.domain.roster import User, UserStatus
+from chalicelib.domain.roster import User, UserStatus, normalize_email
 from chalicelib.ports import DelegateRepository, UserRepository
 
 
@@ -43,19 +43,33 @@ class DelegateService:
     def set_mine(
         self, principal: Principal, wanted: list[tuple[str, Access]], version: int
     ) -> DelegationView:
-        """Replace the caller's delegate list; 409 if it changed since ``version`` was read."""
+        """Replace the caller's delegate list; 409 if it changed since ``version`` was read.
+
+        Each person is named by user id or by email (user ids never hold "@"): attorneys, who grant
+        delegation, cannot read the roster to learn anyone's user id.
+        """
         self._require_person(principal)
         principal.require(Permission.TIME_READ_OWN)
         current = self._delegates.delegates_of(principal.firm_id, principal.subject_id)
         if current.version != version:
             raise StaleVersion("delegates", principal.subject_id)
+        by_email = {index for index, (who, _) in enumerate(wanted) if "@" in who}
+        wanted = [
+            (self._user_id_of(principal.firm_id, who) if index in by_email else who, access)
+            for index, (who, access) in enumerate(wanted)
+        ]
         known = {
             delegate_id
             for delegate_id, _ in wanted
             if (user := self._users.get(principal.firm_id, delegate_id)) is not None
             and user.status is not UserStatus.DISABLED
         }
-        problems = check_grants(principal.subject_id, wanted, known)
+        # Each problem names the field the caller sent: an email that matches nobody is the email's fault.
+        sent_as = {f"delegates[{index}].user_id": f"delegates[{index}].email" for index in by_email}
+        problems = [
+            FieldError(sent_as.get(p.field, p.field), p.message)
+            for p in check_grants(principal.subject_id, wanted, known)
+        ]
         if problems:
             raise InvalidInput("the delegate list cannot be saved", field_errors=problems)
         grants = tuple(Grant(principal.subject_id, d, access) for d, access in wanted)
@@ -93,6 +107,11 @@ class DelegateService:
             delegate_id=principal.subject_id,
             access=grant.access,
         )
+
+    def _user_id_of(self, firm_id: str, email: str) -> str:
+        # Nobody with that email: keep the email, which then fails the roster check naming it.
+        user = self._users.get_by_email(firm_id, normalize_email(email))
+        return user.user_id if user else email
 
     @staticmethod
     def _require_person(principal: Principal) -> None:

@@ -342,44 +342,130 @@ def _state_of(billing_api: ApiHarness, firm: SeededFirm) -> list[dict[str, Any]]
     )
 
 
-def test_bad_expired_and_replayed_states_are_refused_and_change_nothing(
+# What a browser sends when a person's click or a redirect navigates it (Fetch Metadata).
+BROWSER = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
+
+
+def back_to_preferences(reply: Any, outcome: str) -> str:
+    """A refusal sent back to the person's Preferences (303) with ``outcome``; returns its message."""
+    assert reply.status == 303, reply.text
+    fragment = urlsplit(reply.headers["Location"]).fragment
+    page, _, query = fragment.partition("?")
+    assert page == "preferences", fragment
+    params = parse_qs(query)
+    assert params["actionstep"] == [outcome], params
+    message: str = params["message"][0]
+    return message
+
+
+def test_bad_expired_and_replayed_states_go_back_to_preferences_saying_what_to_do_and_change_nothing(
     billing_api: ApiHarness, firm: SeededFirm, clock: Any
 ) -> None:
     alex = billing_api.token_for(firm, Role.ATTORNEY)
-    # Unknown state.
     started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
     location = consent_as(started["authorize_url"], ALEX)
-    forged = location.replace("state=", "state=forged")
     before = _state_of(billing_api, firm)
-    assert callback(billing_api, forged).status == 403
+    # A state nobody made: a script gets the 403, a person's browser goes to Preferences.
+    forged = location.replace("state=", "state=forged")
+    refused = callback(billing_api, forged)
+    assert refused.status == 403 and "already used or is unknown" in refused.text
+    landed = billing_api.call("GET", _path(forged), headers=BROWSER)
+    assert "already used" in back_to_preferences(landed, "used")
+    # Made to look like a person's: it is placed by its form, whoever asks.
+    personal = location.replace("state=u.", "state=u.forged")
+    assert "choose Connect to Actionstep again" in back_to_preferences(
+        callback(billing_api, personal), "used"
+    )
     assert _state_of(billing_api, firm) == before
-    # Used once: fine; replayed: refused.
+    # Used once: fine; replayed: back to Preferences, nothing changes.
     assert callback(billing_api, location).status == 302
     connected = _state_of(billing_api, firm)
-    replayed = callback(billing_api, location)
-    assert replayed.status == 403 and "already used" in replayed.text
+    assert back_to_preferences(callback(billing_api, location), "used") == (
+        "That sign-in link was already used or is not one Matterline made; "
+        "choose Connect to Actionstep again."
+    )
     assert _state_of(billing_api, firm) == connected
     # Expired: ten minutes pass between the start and the callback.
     started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
     late = consent_as(started["authorize_url"], ALEX)
     clock.advance(minutes=11)
-    expired = callback(billing_api, late)
-    assert expired.status == 403 and "expired" in expired.text
+    assert back_to_preferences(callback(billing_api, late), "expired") == (
+        "That sign-in link expired (links last 10 minutes); choose Connect to Actionstep again."
+    )
     assert _state_of(billing_api, firm) == connected
-    # A state sent to the other system's callback is refused too.
+    # A state sent to the other system's callback: said of the system the person was connecting.
     clock.advance(minutes=-11)
     started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
     other = consent_as(started["authorize_url"], ALEX).replace("/actionstep/", "/clio/")
-    assert callback(billing_api, other).status == 403
+    assert "made for Actionstep" in back_to_preferences(callback(billing_api, other), "other_system")
+    # No code at all: the person's state is left to expire, not used up.
+    started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
+    state = parse_qs(urlsplit(started["authorize_url"]).query)["state"][0]
+    bare = billing_api.call("GET", f"/connections/billing/actionstep/callback?state={state}")
+    assert "without a sign-in code" in back_to_preferences(bare, "no_code")
     assert _state_of(billing_api, firm) == connected
 
 
-def test_signing_in_as_someone_else_is_refused(billing_api: ApiHarness, firm: SeededFirm) -> None:
+def _path(location: str) -> str:
+    landed = urlsplit(location)
+    return f"{landed.path}?{landed.query}"
+
+
+def test_signing_in_as_someone_else_goes_back_to_preferences_naming_that_login_and_changes_nothing(
+    billing_api: ApiHarness, firm: SeededFirm
+) -> None:
     alex = billing_api.token_for(firm, Role.ATTORNEY)
     started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
     before = _state_of(billing_api, firm)
     refused = callback(billing_api, consent_as(started["authorize_url"], ADMIN))
-    assert refused.status == 403 and "not as yourself" in refused.text
+    message = back_to_preferences(refused, "wrong_login")
+    assert message == (
+        "You signed in to Actionstep as Fiona Admin, not as yourself: "
+        "choose Connect to Actionstep again and sign in with your own Actionstep login."
+    )
+    # Only the login this browser used is named: nobody's email, id or token.
+    location = refused.headers["Location"]
+    assert "@" not in location and firm.firm.firm_id not in location and str(ADMIN) not in location
+    assert _state_of(billing_api, firm) == before
+    assert mine(billing_api, alex)["actionstep"]["status"] == "disconnected"
+
+
+def test_a_code_the_system_refuses_goes_back_to_preferences_and_changes_nothing(
+    billing_api: ApiHarness, firm: SeededFirm
+) -> None:
+    alex = billing_api.token_for(firm, Role.ATTORNEY)
+    started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
+    before = _state_of(billing_api, firm)
+    bad = consent_as(started["authorize_url"], ALEX).replace("code=", "code=not-issued-")
+    message = back_to_preferences(callback(billing_api, bad), "code_refused")
+    assert message == "Actionstep did not accept the sign-in; choose Connect to Actionstep again."
+    assert _state_of(billing_api, firm) == before
+
+
+def test_a_system_that_fails_to_say_whose_login_it_is_goes_back_to_preferences_and_changes_nothing(
+    billing_api: ApiHarness, firm: SeededFirm, simulator: ActionstepSimulator
+) -> None:
+    alex = billing_api.token_for(firm, Role.ATTORNEY)
+    started = billing_api.call("POST", "/me/billing-authorizations/actionstep/authorize", token=alex).body
+    location = consent_as(started["authorize_url"], ALEX)
+    before = _state_of(billing_api, firm)
+    simulator.throttle_next(50, retry_after=0.01)  # users/current keeps answering 429
+    message = back_to_preferences(callback(billing_api, location), "failed")
+    assert message == (
+        "Actionstep did not complete the sign-in; wait a minute and choose Connect to Actionstep again."
+    )
+    assert _state_of(billing_api, firm) == before
+
+
+def test_the_firm_flows_refusals_stay_403s_for_a_script(billing_api: ApiHarness, firm: SeededFirm) -> None:
+    admin = billing_api.token_for(firm, Role.FIRM_ADMIN)
+    started = billing_api.call("POST", "/connections/billing/actionstep/authorize", token=admin).body
+    location = consent_as(started["authorize_url"], ADMIN)
+    assert callback(billing_api, location).headers["Location"].endswith("#connections?actionstep=connected")
+    before = _state_of(billing_api, firm)
+    replayed = callback(billing_api, location)
+    assert replayed.status == 403 and "already used" in replayed.text
+    assert callback(billing_api, location.replace("/actionstep/", "/clio/")).status == 403
     assert _state_of(billing_api, firm) == before
 
 
@@ -400,7 +486,7 @@ def test_who_may_use_the_flow(billing_api: ApiHarness, firm: SeededFirm, clock: 
     admin = billing_api.token_for(firm, Role.FIRM_ADMIN)
     # Clio is connected once for the firm: nobody authorizes it personally.
     clio = billing_api.call("POST", "/me/billing-authorizations/clio/authorize", token=admin)
-    assert clio.status == 409 and "whole firm" in clio.text
+    assert clio.status == 404 and "whole firm" in clio.text
     # An API token has no login of its own.
     token = billing_api.call(
         "POST", "/api-tokens", token=admin, body={"name": "b", "scopes": ["billing:export"]}
@@ -433,6 +519,11 @@ def test_the_routes_are_described(billing_api: ApiHarness) -> None:
     assert set(paths["/me/billing-authorizations"]) >= {"get"}
     assert "post" in paths["/me/billing-authorizations/{system}/authorize"]
     assert "delete" in paths["/me/billing-authorizations/{system}"]
+    described = paths["/connections/billing/{system}/user-authorizations"]["get"]
+    assert {"200", "403", "404"} <= set(described["responses"])
+    assert described["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "AuthorizationOverviewOut"
+    )
 
 
 def test_a_state_is_single_use_even_across_flows(billing_api: ApiHarness, firm: SeededFirm) -> None:
@@ -455,3 +546,98 @@ def test_a_state_is_single_use_even_across_flows(billing_api: ApiHarness, firm: 
         .headers["Location"]
         .endswith("#connections?actionstep=connected")
     )
+
+
+# ------------------------------------------------------------------ the admin's overview
+
+
+def overview(api: ApiHarness, token: str, system: str = "actionstep") -> Any:
+    return api.call("GET", f"/connections/billing/{system}/user-authorizations", token=token)
+
+
+def test_an_admin_sees_who_of_the_people_recording_time_has_connected(
+    billing_api: ApiHarness,
+    firm: SeededFirm,
+    priya: User,
+    simulator: ActionstepSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.adapters.persistence.billing_users import TableBillingUserAuthorizations
+
+    admin = billing_api.token_for(firm, Role.FIRM_ADMIN)
+    alex = billing_api.token_for(firm, Role.ATTORNEY)
+    priya_token = token_of(billing_api, firm, priya)
+    authorize(billing_api, alex, ALEX)
+    authorize(billing_api, priya_token, PRIYA)
+    # Priya's refresh token is refused on her next posting: she needs to connect again.
+    release(billing_api, priya_token, 1, "p")
+    simulator.expire_access_tokens()
+    simulator.revoke_refresh_tokens(PRIYA)
+    post(billing_api, firm)
+
+    def one_by_one(*args: Any) -> None:
+        raise AssertionError("the overview reads the firm's authorizations in one Query, not per person")
+
+    monkeypatch.setattr(TableBillingUserAuthorizations, "authorization", one_by_one)
+    stats: Any = billing_api.container.table.stats
+    before = dict(stats.by_partition)
+    seen = overview(billing_api, admin)
+    assert seen.status == 200, seen.text
+    partition = f"FIRM#{firm.firm.firm_id}#BILLINGUSERS"
+    assert stats.by_partition.get(partition, 0) - before.get(partition, 0) == 1
+    body = seen.body
+    assert (body["system"], body["firm_status"], body["user_authorization"]) == (
+        "actionstep",
+        "connected",
+        "OPTIONAL",
+    )
+    # Who records time: the attorneys and the admin; not the assistant, billing manager or contractors.
+    people = {p["email"]: p for p in body["people"]}
+    assert set(people) == {
+        "attorney@halemercer.example",
+        "firm.admin@halemercer.example",
+        "priya.partner@halemercer.example",
+    }
+    assert (body["connected_count"], body["people_count"]) == (1, 3)
+    attorney = people["attorney@halemercer.example"]
+    assert attorney["status"] == "connected" and attorney["connected_as"] == "Alex Attorney"
+    assert attorney["authorized_at"] and attorney["display_name"] == firm.people[Role.ATTORNEY].display_name
+    assert people["priya.partner@halemercer.example"]["status"] == "reauthorize"
+    nobody = people["firm.admin@halemercer.example"]
+    assert nobody["status"] == "disconnected" and nobody["connected_as"] is None
+    # Never a token, sealed or not.
+    assert "sealed" not in seen.text and "token" not in seen.text.replace("refresh token", "")
+    stored = [i for i in billing_api.container.table.all_items() if i.get("PK") == partition]  # type: ignore[attr-defined]
+    assert stored and all(i["sealed_tokens"] not in seen.text for i in stored if i.get("sealed_tokens"))
+
+    # The switch it helps decide shows in the answer.
+    monkeypatch.undo()
+    assert set_mode(billing_api, firm, "REQUIRED").status == 200
+    assert overview(billing_api, admin).body["user_authorization"] == "REQUIRED"
+
+
+def test_who_may_see_the_overview_and_for_which_systems(billing_api: ApiHarness, firm: SeededFirm) -> None:
+    admin = billing_api.token_for(firm, Role.FIRM_ADMIN)
+    assert overview(billing_api, billing_api.token_for(firm, Role.BILLING_MANAGER)).status == 200
+    for role in (Role.ATTORNEY, Role.ASSISTANT, Role.CONTRACTOR):
+        assert overview(billing_api, billing_api.token_for(firm, role)).status == 403
+    # Names and emails are roster data: a billing token needs roster:read as well.
+    for scopes, status in ((["billing:export"], 403), (["billing:export", "roster:read"], 200)):
+        secret = billing_api.call(
+            "POST", "/api-tokens", token=admin, body={"name": "-".join(scopes), "scopes": scopes}
+        ).body["secret"]
+        assert overview(billing_api, secret).status == status
+    clio = overview(billing_api, admin, "clio")
+    assert clio.status == 404 and "whole firm" in clio.text
+    unknown = overview(billing_api, admin, "xero")
+    assert unknown.status == 404 and "actionstep" in unknown.text
+
+
+def test_another_firms_admin_sees_only_their_own_people(billing_api: ApiHarness, firm: SeededFirm) -> None:
+    authorize(billing_api, billing_api.token_for(firm, Role.ATTORNEY), ALEX)
+    other = seed_firm(billing_api.container, "Hopper Grace PC", "tenant-b", "hopper.law")
+    seen = overview(billing_api, billing_api.token_for(other, Role.FIRM_ADMIN))
+    assert seen.status == 200, seen.text
+    assert seen.body["firm_status"] == "disconnected" and seen.body["connected_count"] == 0
+    assert {p["email"] for p in seen.body["people"]} == {"attorney@hopper.law", "firm.admin@hopper.law"}
+    assert "halemercer" not in seen.text and "Alex Attorney" not in seen.text

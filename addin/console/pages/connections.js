@@ -57,6 +57,8 @@ function billingCard(ctx, c, refresh) {
         `${result.unmatched_users.length ? ` · not matched to anyone here: ${result.unmatched_users.join(", ")}` : ""}.`;
     } catch (error) { ctx.problem(explain(error)); }
   };
+  const people = c.system === "actionstep" && c.status !== "disconnected" ? h("div", { id: `${c.system}-people` }) : null;
+  if (people) drawPeople(ctx, c, facts, people);
   const props = h("button", { type: "button", class: "secondary", hidden: !connected }, "Properties…");
   props.onclick = () => editProperties(ctx, c, refresh);
   const disconnect = h("button", { type: "button", class: "secondary", hidden: !connected }, "Disconnect");
@@ -67,7 +69,47 @@ function billingCard(ctx, c, refresh) {
       await refresh();
     } catch (error) { ctx.problem(explain(error)); }
   };
-  return card(name, facts, h("div", { class: "actions" }, connect, sync, props, disconnect), status);
+  return card(name, facts, people, h("div", { class: "actions" }, connect, sync, props, disconnect), status);
+}
+
+/** Actionstep: who of the people recording time has connected their own login, beside USER_AUTHORIZATION,
+ * so an admin can judge when REQUIRED would hold nobody's time back. */
+async function drawPeople(ctx, c, facts, host) {
+  let seen;
+  try {
+    seen = await ctx.session.call("GET", `/connections/billing/${c.system}/user-authorizations`);
+  } catch (error) {
+    // 403: a caller without roster:read; 404/409: an API without the overview. The card stands without it.
+    if (error instanceof ApiError && [403, 404, 409].includes(error.status)) return;
+    host.replaceChildren(h("p", { class: "bad" }, explain(error)));
+    return;
+  }
+  const name = NAMES[c.system] || c.system;
+  const required = seen.user_authorization === "REQUIRED";
+  const missing = seen.people_count - seen.connected_count;
+  const effect = required
+    ? (missing ? `The time of the ${missing} not connected is not posted until they connect.` : "Everyone is connected: all time is posted.")
+    : (missing ? `REQUIRED would hold back the time of the ${missing} not connected.` : "Everyone is connected: REQUIRED would hold back nobody's time.");
+  // Beside the connection's other facts, so the switch and who it would affect read together.
+  facts.append(
+    h("dt", {}, "User authorization"),
+    h("dd", {}, h("span", { id: `${c.system}-user-authorization` }, seen.user_authorization),
+      h("span", { class: "hint" }, " · USER_AUTHORIZATION under Properties…")),
+    h("dt", {}, "Own logins"),
+    h("dd", {}, h("span", { id: `${c.system}-own-logins`, class: missing ? "" : "ok" }, `${seen.connected_count} of ${seen.people_count} connected`),
+      h("br"), h("span", { class: "hint" }, effect)));
+  host.replaceChildren(table(`People's own ${name} logins`, ["Person", "Own login"], seen.people.map((p) => [
+    h("span", { title: p.email }, p.display_name),
+    ownLogin(p),
+  ]), { id: `${c.system}-people-table` }));
+}
+
+function ownLogin(p) {
+  if (p.status === "connected") {
+    return h("span", { class: "ok" }, `connected as ${p.connected_as || p.display_name}${p.authorized_at ? ` since ${new Date(p.authorized_at).toLocaleDateString()}` : ""}`);
+  }
+  if (p.status === "reauthorize") return h("span", { class: "bad", title: p.last_error || "" }, "needs reauthorizing");
+  return "not connected";
 }
 
 function editProperties(ctx, c, refresh) {

@@ -24,24 +24,36 @@ export async function render(ctx, root) {
   }
 
   async function save(button, delegates) {
+    // Neither a "Saved." nor a refusal left from the last change may read as this one's outcome.
+    status.textContent = "";
+    ctx.problem("");
     try {
       mine = await busy(button, () => session.call("PUT", "/me/delegates", {
-        version: mine.version, delegates: delegates.map((d) => ({ user_id: d.user_id, access: d.access })) }));
+        version: mine.version,
+        delegates: delegates.map((d) => ({ ...(d.user_id ? { user_id: d.user_id } : { email: d.email }), access: d.access })) }));
       status.textContent = "Saved. The change applies at once.";
       draw();
-    } catch (error) { ctx.problem(explain(error)); }
+      return true;
+    } catch (error) { ctx.problem(explain(error)); return false; }
   }
 
   if (session.can("time:read-own")) {
     const candidates = people.filter((p) => p.user_id !== session.me.user.user_id && p.status !== "disabled");
     const person = candidates.length
       ? select([["", "Choose someone"], ...candidates.map((p) => [p.user_id, `${p.display_name} (${p.email})`])], "", { id: "delegate-person" })
-      : h("input", { id: "delegate-person", placeholder: "Their user id (ask your firm admin)" });
+      // Attorneys cannot read the roster: they name their delegate by work email instead.
+      : h("input", { id: "delegate-person", type: "email", autocomplete: "off", placeholder: "Their work email" });
     const access = select(ACCESS, "act", { id: "delegate-access" });
     const add = h("button", { type: "button" }, "Add delegate");
     add.onclick = () => {
-      if (!person.value) { ctx.problem("Choose who should be your delegate first."); return; }
-      save(add, [...mine.delegates.filter((d) => d.user_id !== person.value), { user_id: person.value, access: access.value }]);
+      if (!person.value.trim()) {
+        ctx.problem(candidates.length ? "Choose who should be your delegate first." : "Enter your delegate's work email first.");
+        return;
+      }
+      const who = person.value.trim();
+      const wanted = who.includes("@") ? { email: who } : { user_id: who };
+      save(add, [...mine.delegates.filter((d) => d.user_id !== who && d.email.toLowerCase() !== who.toLowerCase()),
+        { ...wanted, access: access.value }]).then((saved) => { if (saved) person.value = ""; });
     };
     draw();
     root.append(card("Who may act for me", h("p", { class: "muted" },

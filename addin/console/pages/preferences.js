@@ -53,21 +53,43 @@ async function drawBillingLogins(ctx, root) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return; // an older API, or no login of my own
     throw error;
   }
-  if (!mine.length) return;
+  const returned = returnedOutcome(ctx.params);
+  // A refused sign-in is shown even when there is no login to list (the firm disconnected meanwhile, say).
+  const problem = h("p", { class: "error", role: "alert", id: "billing-login-problem", hidden: !returned || returned.ok },
+    returned && !returned.ok ? returned.text : "");
+  if (!mine.length) {
+    if (returned && !returned.ok) root.append(card("Billing systems", problem));
+    return;
+  }
   const host = h("div", { id: "billing-logins" });
   const status = statusLine({ id: "billing-login-status" });
-  // The consent page sends the browser back here with ?actionstep=connected (or declined).
-  for (const login of mine) {
-    const outcome = ctx.params[login.system];
-    const name = SYSTEM_NAMES[login.system] || login.system;
-    if (outcome === "connected") status.textContent = `${name} is connected: your time is posted as you.`;
-    else if (outcome) status.textContent = `${name} was not connected (${ctx.params.reason || outcome}). Choose Connect to ${name} and Allow access.`;
-  }
+  if (returned?.ok) status.textContent = returned.text;
   const draw = (logins) => host.replaceChildren(...logins.map((login) => loginLine(session, login, status, async () => {
+    problem.hidden = true;
     draw(await session.call("GET", "/me/billing-authorizations"));
   })));
   draw(mine);
-  root.append(card("Billing systems", host, status));
+  root.append(card("Billing systems", problem, host, status));
+}
+
+// Outcomes the callback sends a refused sign-in back with; their message says what to do next.
+const REFUSALS = new Set(["wrong_login", "expired", "used", "other_system", "not_in_firm", "code_refused", "no_code", "failed"]);
+
+/** What the consent page's return says: `#preferences?actionstep=connected`, `=declined&reason=…`, or a
+ * refusal `=expired&message=…`. Only known outcomes show their message, as text, so a crafted link cannot
+ * put arbitrary words in the page. */
+function returnedOutcome(params) {
+  for (const [system, name] of Object.entries(SYSTEM_NAMES)) {
+    const outcome = params[system];
+    if (!outcome) continue;
+    if (outcome === "connected") return { ok: true, text: `${name} is connected: your time is posted as you.` };
+    if (outcome === "declined") return { ok: false, text: `${name} was not connected (${params.reason || outcome}). Choose Connect to ${name} and Allow access.` };
+    if (REFUSALS.has(outcome) && params.message) return { ok: false, text: params.message.slice(0, 300) };
+    return { ok: false, text: `${name} was not connected. Choose Connect to ${name} and try again.` };
+  }
+  // A link that came back through another system's callback is refused under that system's name.
+  const refused = Object.values(params).some((value) => REFUSALS.has(value));
+  return refused && params.message ? { ok: false, text: params.message.slice(0, 300) } : null;
 }
 
 function loginLine(session, login, status, refresh) {

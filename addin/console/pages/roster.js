@@ -1,4 +1,5 @@
 // The firm's people: invite, roles, external ids (billing systems, payroll), phone extensions.
+import { ApiError } from "../../shared/api.js";
 import { busy, card, dialog, explain, field, h, statusLine } from "../util.js";
 
 const ROLES = ["attorney", "assistant", "firm_admin", "billing_manager", "contractor", "contractor_staff"];
@@ -20,8 +21,11 @@ const showPairs = (pairs) => Object.entries(pairs || {}).map(([k, v]) => `${k}=$
 
 function roleBoxes(prefix, chosen) {
   return h("fieldset", { class: "roles" }, h("legend", {}, "Roles"),
-    ROLES.map((role) => h("label", { class: "check" },
-      h("input", { type: "checkbox", name: `${prefix}-role`, value: role, checked: chosen.includes(role) }), ` ${ROLE_LABELS[role]} `)));
+    ROLES.map((role) => {
+      const box = h("input", { type: "checkbox", name: `${prefix}-role`, value: role, checked: chosen.includes(role) });
+      box.defaultChecked = box.checked; // so form.reset() after an invite returns to these roles, not to none
+      return h("label", { class: "check" }, box, ` ${ROLE_LABELS[role]} `);
+    }));
 }
 
 const chosenRoles = (node, prefix) => [...node.querySelectorAll(`input[name=${prefix}-role]:checked`)].map((b) => b.value);
@@ -41,20 +45,80 @@ export async function render(ctx, root) {
     const ids = h("input", { id: "invite-ids", placeholder: "clio=344, payroll=E-77" });
     const exts = h("input", { id: "invite-exts", placeholder: "204, 205" });
     const problem = h("div", { class: "error", role: "alert", hidden: true });
+    const roles = roleBoxes("invite", ["attorney"]);
+    // Each field the API may name, with the place its message shows (beside the field, not only above the form).
+    const fields = { email, display_name: name, time_zone: zone, roles, external_ids: ids, phone_extensions: exts };
+    const errors = Object.fromEntries(Object.keys(fields).map((key) =>
+      [key, h("p", { class: "field-error", id: `invite-${key.replaceAll("_", "-")}-error`, hidden: true })]));
+    const withError = (node, key) => { node.append(errors[key]); return node; };
     const form = h("form", { class: "invite", novalidate: true },
       problem,
-      h("div", { class: "row" }, field("Email", email), field("Name", name), field("Time zone", zone, "Leave empty for the firm's zone.")),
-      roleBoxes("invite", ["attorney"]),
-      h("div", { class: "row" }, field("External ids", ids, "Their ids in other systems, system=id."),
-        field("Phone extensions", exts, "Calls from these extensions count as theirs.")),
+      h("div", { class: "row" }, withError(field("Email", email), "email"), withError(field("Name", name), "display_name"),
+        withError(field("Time zone", zone, "Leave empty for the firm's zone."), "time_zone")),
+      withError(roles, "roles"),
+      h("div", { class: "row" }, withError(field("External ids", ids, "Their ids in other systems, system=id."), "external_ids"),
+        withError(field("Phone extensions", exts, "Calls from these extensions count as theirs."), "phone_extensions")),
       h("button", { type: "submit" }, "Invite"));
+
+    function clearErrors() {
+      problem.hidden = true;
+      for (const [key, control] of Object.entries(fields)) {
+        errors[key].hidden = true;
+        control.removeAttribute("aria-invalid");
+        const described = (control.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== errors[key].id);
+        if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+        else control.removeAttribute("aria-describedby");
+      }
+    }
+
+    function mark(key, message) {
+      const control = fields[key];
+      errors[key].textContent = message;
+      errors[key].hidden = false;
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), errors[key].id].filter(Boolean).join(" "));
+    }
+
+    /** Put the API's field problems beside their fields; a taken email (409 duplicate) is the email's. */
+    function showErrors(error) {
+      const byField = new Map();
+      for (const { field: name, message } of error.fieldErrors || []) {
+        const key = String(name || "").replace(/^body\./, "").split(".")[0];
+        // pydantic names the pattern an email breaks; a person needs to hear that it is not an email.
+        const text = key === "email" && /pattern/.test(message) ? `“${email.value.trim()}” is not an email address.` : message;
+        byField.set(key, [...(byField.get(key) || []), text]);
+      }
+      if (error.status === 409 && error.problem?.code === "duplicate" && /^email\b/.test(error.message)) {
+        byField.set("email", ["Someone in the firm already has this email: find them in the list below."]);
+      }
+      const marked = [...byField].filter(([key]) => fields[key]);
+      for (const [key, messages] of marked) mark(key, messages.join("; "));
+      if (marked.length) refused(marked.length, marked[0][0]);
+      else { problem.textContent = explain(error); problem.hidden = false; }
+    }
+
+    function refused(count, firstKey) {
+      problem.textContent = `Nobody was invited: correct the marked ${count === 1 ? "field" : "fields"} and try again.`;
+      problem.hidden = false;
+      const first = fields[firstKey];
+      (first.matches("fieldset") ? first.querySelector("input") : first).focus();
+    }
+
     form.onsubmit = async (event) => {
       event.preventDefault();
-      problem.hidden = true;
+      clearErrors();
+      let externalIds;
+      try {
+        externalIds = parsePairs(ids.value);
+      } catch (error) {
+        mark("external_ids", error.message);
+        refused(1, "external_ids");
+        return;
+      }
       try {
         const body = {
           email: email.value.trim(), display_name: name.value.trim(), roles: chosenRoles(form, "invite"),
-          time_zone: zone.value.trim() || null, external_ids: parsePairs(ids.value),
+          time_zone: zone.value.trim() || null, external_ids: externalIds,
           phone_extensions: exts.value.split(",").map((x) => x.trim()).filter(Boolean),
         };
         const user = await busy(form.querySelector("button[type=submit]"), () => session.call("POST", "/users", body));
@@ -63,8 +127,8 @@ export async function render(ctx, root) {
         rows.replaceChildren();
         await load();
       } catch (error) {
-        problem.textContent = explain(error);
-        problem.hidden = false;
+        if (error instanceof ApiError) showErrors(error);
+        else { problem.textContent = explain(error); problem.hidden = false; }
       }
     };
     root.append(card("Invite someone", form, status));

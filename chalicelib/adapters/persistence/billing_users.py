@@ -15,7 +15,13 @@ from typing import Any
 
 from chalicelib.adapters.persistence.codec import dt_in, dt_out, int_in, strip_none
 from chalicelib.adapters.persistence.repositories import VersionedWriter
-from chalicelib.adapters.persistence.table import AttributeEquals, ConditionFailed, ItemAbsent, Table
+from chalicelib.adapters.persistence.table import (
+    AttributeEquals,
+    ConditionFailed,
+    ItemAbsent,
+    KeyRange,
+    Table,
+)
 from chalicelib.domain.billing import BillingSystem
 from chalicelib.domain.billing_users import BillingUserAuthorization, UserAuthorizationStatus
 from chalicelib.ports import Clock
@@ -78,6 +84,20 @@ class TableBillingUserAuthorizations:
     def authorization(self, firm_id: str, system: str, user_id: str) -> BillingUserAuthorization | None:
         item = self._table.get(_pk(firm_id), f"{system}#{user_id}")
         return _from(item) if item else None
+
+    def authorizations(self, firm_id: str, system: str) -> list[BillingUserAuthorization]:
+        """Every person's authorization with ``system``: one Query of the firm's partition (paged by
+        DynamoDB's 1 MB limit only), never a read per person."""
+        found: list[BillingUserAuthorization] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._table.query(
+                _pk(firm_id), KeyRange(prefix=f"{system}#"), start_after=start, consistent=True
+            )
+            found.extend(_from(item) for item in page.items)
+            if page.last_key is None:
+                return found
+            start = page.last_key
 
     def save_authorization(
         self, authorization: BillingUserAuthorization, actor: str, action: str
