@@ -139,16 +139,25 @@ function landingPage(session, pages) {
 
 function startRouter(session, pages) {
   let rendering = 0;
+  let unavailable = ""; // why the last address was turned away, shown on the page it landed on
   async function render(moveFocus) {
     const { page: pageId, params } = parseHash();
     const page = pages.find((p) => p.id === pageId);
     if (!page) {
+      // A page this person may not open (an old link, a delegation taken back): say so where they land.
+      const known = PAGES.find((p) => p.id === pageId);
+      if (known) {
+        unavailable = pageId === "timeline" && params.user_id
+          ? "You cannot open that person's timeline: they have not made you their delegate."
+          : `${known.title} is not available to you. Ask a firm admin if you need it.`;
+      }
       window.location.replace(hashFor(landingPage(session, pages).id));
       return;
     }
     const turn = ++rendering;
     markCurrent(page.id);
-    showProblem("");
+    showProblem(unavailable);
+    unavailable = "";
     document.title = `${page.title} · Matterline`;
     $("nav").classList.remove("open");
     $("menu").setAttribute("aria-expanded", "false");

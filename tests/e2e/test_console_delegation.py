@@ -200,7 +200,8 @@ def test_an_attorney_delegates_the_assistant_acts_for_them_and_loses_access_on_r
         delegate.get_by_role("button", name="Next period").click()
         problem = delegate.locator("#problem")
         problem.wait_for()
-        assert "Alex Attorney has not made you a delegate" in problem.inner_text()
+        assert "no longer shares their timeline with you" in problem.inner_text()
+        assert delegate.locator("#view table").count() == 0, "nothing of Alex's stays on screen to edit"
         delegate.screenshot(path=str(SCREENSHOTS / "console-delegation-closed.png"), full_page=True)
         # Reopening the Delegates page shows Sam acts for nobody now.
         delegate.evaluate("window.location.hash = '#delegates'")
@@ -212,6 +213,7 @@ def test_an_attorney_delegates_the_assistant_acts_for_them_and_loses_access_on_r
         delegate.locator("#nav:not([hidden])").wait_for()
         delegate.locator(".page[data-ready]").wait_for()
         assert "drafted the lease amendment" not in delegate.locator("#view").inner_text()
+        assert "they have not made you their delegate" in delegate.locator("#problem").inner_text()
         delegate.screenshot(path=str(SCREENSHOTS / "console-delegation-after-reload.png"), full_page=True)
     finally:
         alex.set_delegates(original)

@@ -38,7 +38,8 @@ export async function openEditor({ session, call, entry, events, acting, canWrit
       h("dt", {}, "Status"), h("dd", {}, entry.status),
       h("dt", {}, "From"), h("dd", {}, sources.length ? sources.map((e) => h("div", {}, `${e.kind}: ${e.subject || "(no subject)"}`)) : "—")),
     canWrite ? [
-      h("div", { class: "suggest-block" }, h("h3", {}, "Suggested matters"), suggestionNote, suggestionList),
+      // Suggestions learn from the owner's own choices, so a delegate picks the matter by search.
+      acting ? null : h("div", { class: "suggest-block" }, h("h3", {}, "Suggested matters"), suggestionNote, suggestionList),
       picker.node,
       field("Activity type", activity),
       field("Narrative", narrative, "What was done, as the client will read it on the bill."),

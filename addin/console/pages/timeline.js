@@ -428,6 +428,16 @@ export async function render(ctx, root) {
       root.dataset.fetchMs = String(Math.round(performance.now() - asked));
     } catch (error) {
       tableHost.removeAttribute("aria-busy");
+      if (acting() && (error?.status === 403 || error?.status === 404)) {
+        // The owner took the delegation back: what was on screen is no longer ours to show or change.
+        const name = session.actingFor.find((p) => p.user_id === state.userId)?.display_name || "This person";
+        state.view = null;
+        state.selected.clear();
+        tableHost.replaceChildren();
+        totals.replaceChildren();
+        ctx.problem(`${name} no longer shares their timeline with you. Ask them to make you their delegate again.`);
+        return;
+      }
       ctx.problem(explain(error));
       return;
     }
