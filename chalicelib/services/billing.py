@@ -5,15 +5,12 @@
     browser ──consent──▶ system ──redirect──▶ GET /connections/billing/{system}/callback?code&state
           state taken ──▶ code exchanged ──▶ tokens sealed with KMS ──▶ connection saved ──▶ console
 
-Tokens renew on a 401 (or shortly before they expire). Actionstep hands out a new refresh token on
-every refresh and forgets the old one, so two workers must not both refresh: the renewed tokens are
-saved with a version condition, and the loser reloads and uses the winner's.
+Tokens renew on a 401 (or shortly before they expire): see ``billing_tokens``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
 import uuid
@@ -66,12 +63,16 @@ from chalicelib.ports import (
     SecretBox,
     UserRepository,
 )
+from chalicelib.services.billing_tokens import (
+    JustIssued,
+    StoredTokenSource,
+    UserTokenSource,
+    tokens_to_bytes,
+)
 from chalicelib.services.paging import every_item
 
 STATE_LIFETIME = timedelta(minutes=10)
 logger = logging.getLogger(__name__)
-# Renew a little before expiry so a long run does not start with a token about to lapse.
-RENEW_BEFORE = timedelta(seconds=60)
 # A person's consent state starts with this; ``secrets.token_urlsafe`` never writes a '.', so no firm
 # state can. It lets the callback tell a person's link even after the stored state is used up or gone.
 USER_STATE_PREFIX = "u."
@@ -164,184 +165,6 @@ def system_named(name: str) -> BillingSystem:
         raise NotFound(f"there is no billing system '{name}'; known: {known}") from None
 
 
-def _tokens_to_bytes(tokens: OAuthTokens) -> bytes:
-    return json.dumps(
-        {
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_at": tokens.expires_at.isoformat(),
-            "api_base": tokens.api_base,
-        }
-    ).encode()
-
-
-def _tokens_from_bytes(raw: bytes) -> OAuthTokens:
-    data = json.loads(raw)
-    return OAuthTokens(
-        access_token=data["access_token"],
-        refresh_token=data["refresh_token"],
-        expires_at=datetime.fromisoformat(data["expires_at"]),
-        api_base=data.get("api_base"),
-    )
-
-
-class StoredTokenSource:
-    """``TokenSource`` over a connection's sealed tokens."""
-
-    def __init__(
-        self,
-        repository: BillingRepository,
-        box: SecretBox,
-        systems: BillingSystems,
-        clock: Clock,
-        firm_id: str,
-        system: BillingSystem,
-    ) -> None:
-        self._repository = repository
-        self._box = box
-        self._systems = systems
-        self._clock = clock
-        self._firm_id = firm_id
-        self._system = system
-        # Opened once per run: a KMS call per request would cost more than the request itself.
-        self._opened: OAuthTokens | None = None
-
-    def _load(self) -> tuple[BillingConnection, OAuthTokens]:
-        connection = self._repository.connection(self._firm_id, self._system.value)
-        if connection is None or connection.sealed_tokens is None:
-            raise ReauthorizationRequired(f"{self._system.value} is not connected; connect it first")
-        if connection.status is ConnectionStatus.REAUTHORIZE:
-            raise ReauthorizationRequired()
-        self._opened = _tokens_from_bytes(self._box.open(connection.sealed_tokens, self._firm_id))
-        return connection, self._opened
-
-    def current(self) -> OAuthTokens:
-        """The stored tokens, renewed first when they are about to expire."""
-        tokens = self._opened or self._load()[1]
-        if tokens.expires_at - RENEW_BEFORE <= self._clock.now():
-            return self.refresh(tokens)
-        return tokens
-
-    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
-        """Renew after ``rejected`` failed; if another worker already renewed, use theirs."""
-        connection, stored = self._load()
-        if stored.access_token != rejected.access_token:
-            return stored
-        try:
-            renewed = self._systems.oauth(self._system.value).refresh(stored)
-        except ReauthorizationRequired:
-            self._mark_reauthorize(connection)
-            raise
-        sealed = self._box.seal(_tokens_to_bytes(renewed), self._firm_id)
-        try:
-            self._repository.save_connection(
-                replace(connection, sealed_tokens=sealed, last_error=None), "system", "refresh_tokens"
-            )
-        except StaleVersion:
-            # Another worker saved first. Its tokens are the ones the system now honours.
-            _, stored = self._load()
-            return stored
-        self._opened = renewed
-        return renewed
-
-    def _mark_reauthorize(self, connection: BillingConnection) -> None:
-        # StaleVersion: someone else recorded it (or reconnected) meanwhile.
-        with contextlib.suppress(StaleVersion):
-            self._repository.save_connection(
-                replace(
-                    connection,
-                    status=ConnectionStatus.REAUTHORIZE,
-                    last_error="the billing system refused our refresh token: connect it again",
-                ),
-                "system",
-                "reauthorize",
-            )
-
-
-class UserTokenSource:
-    """``TokenSource`` over one person's own sealed tokens (sealed like the firm's, bound to the firm).
-
-    A refused refresh marks only this person's authorization ``reauthorize``; the firm connection and
-    everyone else's authorizations are untouched.
-    """
-
-    def __init__(
-        self,
-        repository: BillingUserAuthorizations,
-        box: SecretBox,
-        systems: BillingSystems,
-        clock: Clock,
-        authorization: BillingUserAuthorization,
-    ) -> None:
-        self._repository = repository
-        self._box = box
-        self._systems = systems
-        self._clock = clock
-        self._key = (authorization.firm_id, authorization.system, authorization.user_id)
-        self._opened: OAuthTokens | None = None
-
-    def _load(self) -> tuple[BillingUserAuthorization, OAuthTokens]:
-        firm_id, system, user_id = self._key
-        authorization = self._repository.authorization(firm_id, system.value, user_id)
-        if authorization is None or not authorization.usable or authorization.sealed_tokens is None:
-            raise ReauthorizationRequired(
-                f"this person's {system.value} authorization is gone; they connect their account again"
-            )
-        self._opened = _tokens_from_bytes(self._box.open(authorization.sealed_tokens, firm_id))
-        return authorization, self._opened
-
-    def current(self) -> OAuthTokens:
-        """The person's tokens, renewed first when they are about to expire."""
-        tokens = self._opened or self._load()[1]
-        if tokens.expires_at - RENEW_BEFORE <= self._clock.now():
-            return self.refresh(tokens)
-        return tokens
-
-    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
-        """Renew after ``rejected`` failed; if another worker already renewed, use theirs."""
-        authorization, stored = self._load()
-        if stored.access_token != rejected.access_token:
-            return stored
-        try:
-            renewed = self._systems.oauth(authorization.system.value).refresh(stored)
-        except ReauthorizationRequired:
-            with contextlib.suppress(StaleVersion):
-                self._repository.save_authorization(
-                    replace(
-                        authorization,
-                        status=UserAuthorizationStatus.REAUTHORIZE,
-                        changed_at=self._clock.now(),
-                        last_error="the billing system refused this person's refresh token: connect again",
-                    ),
-                    "system",
-                    "reauthorize",
-                )
-            raise
-        sealed = self._box.seal(_tokens_to_bytes(renewed), authorization.firm_id)
-        try:
-            self._repository.save_authorization(
-                replace(authorization, sealed_tokens=sealed, last_error=None), "system", "refresh_tokens"
-            )
-        except StaleVersion:
-            _, stored = self._load()
-            return stored
-        self._opened = renewed
-        return renewed
-
-
-class _JustIssued:
-    """``TokenSource`` over tokens just exchanged (to ask whose login they are); never renews."""
-
-    def __init__(self, tokens: OAuthTokens) -> None:
-        self._tokens = tokens
-
-    def current(self) -> OAuthTokens:
-        return self._tokens
-
-    def refresh(self, rejected: OAuthTokens) -> OAuthTokens:
-        raise ReauthorizationRequired("the billing system refused the token it just issued; connect again")
-
-
 class BillingConnectionService:
     """Connect, inspect, configure and sync a firm's billing systems."""
 
@@ -407,7 +230,7 @@ class BillingConnectionService:
         connection = replace(
             current or BillingConnection(firm_id=firm_id, system=system),
             status=ConnectionStatus.CONNECTED,
-            sealed_tokens=self._box.seal(_tokens_to_bytes(tokens), firm_id),
+            sealed_tokens=self._box.seal(tokens_to_bytes(tokens), firm_id),
             connected_by=actor,
             connected_at=now,
             last_error=None,
@@ -570,7 +393,7 @@ class BillingConnectionService:
         authorization = replace(
             current or BillingUserAuthorization(firm_id=firm_id, system=system, user_id=user_id),
             status=UserAuthorizationStatus.CONNECTED,
-            sealed_tokens=self._box.seal(_tokens_to_bytes(tokens), firm_id),
+            sealed_tokens=self._box.seal(tokens_to_bytes(tokens), firm_id),
             participant_id=who_id or linked,
             participant_name=who_name or user.display_name,
             authorized_at=now,
@@ -643,7 +466,7 @@ class BillingConnectionService:
 
     def _whose_login(self, system: BillingSystem, tokens: OAuthTokens) -> tuple[str | None, str | None]:
         """The system's id and name of the login ``tokens`` sign in as, when the adapter can tell."""
-        target = self._systems.target(system.value, _JustIssued(tokens))
+        target = self._systems.target(system.value, JustIssued(tokens))
         if not isinstance(target, BillingIdentity):
             return None, None
         try:
