@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,20 @@ def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevsta
     yield running
     if running.process and running.process.poll() is None:
         running.stop()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A fresh Chromium page for one console test; any script error in any of its tabs fails the test."""
+    from tests.e2e.browser import chromium_page
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with chromium_page(width=1360, height=900) as page:
+        problems: list[str] = []
+        # On the context, so a second tab of the same test is watched too.
+        page.context.on("weberror", lambda error: problems.append(str(error.error)))
+        yield page
+        assert not problems, f"the console threw: {problems}"

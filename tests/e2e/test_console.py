@@ -9,7 +9,6 @@ other or on the demo mailboxes' live day.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,18 +79,6 @@ def sign_in(page: Any, web: str, name: str, hash_: str = "") -> None:
 @pytest.fixture(scope="module")
 def apis(devstack: Any) -> dict[str, Api]:
     return {email: Api(devstack.api, devstack.cli("token", email)) for email in (PRIYA, ALEX, FIONA)}
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from tests.e2e.browser import chromium_page
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with chromium_page(width=1360, height=900) as page:
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield page
-        assert not problems, f"the console threw: {problems}"
 
 
 def test_an_attorney_opens_a_deep_link_reviews_the_day_and_releases_it(

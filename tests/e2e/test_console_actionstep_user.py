@@ -5,7 +5,6 @@ test-results/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,18 +15,6 @@ from tests.e2e.test_console import ALEX, FIONA, SCREENSHOTS, sign_in
 
 pytestmark = pytest.mark.e2e
 BANNER = "Your firm posts time to Actionstep. Connect your Actionstep account so your time is posted as you."
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from tests.e2e.browser import chromium_page
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with chromium_page(width=1360, height=900) as page:
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield page
-        assert not problems, f"the console threw: {problems}"
 
 
 def test_a_person_connects_their_own_actionstep_login_from_the_notification(

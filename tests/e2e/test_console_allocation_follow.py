@@ -6,7 +6,6 @@ Screenshots go to test-results/."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,18 +19,6 @@ CODE = "e2e_follow"
 @pytest.fixture(scope="module")
 def admin(devstack: Any) -> Api:
     return Api(devstack.api, devstack.cli("token", FIONA))
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from tests.e2e.browser import chromium_page
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with chromium_page(width=1360, height=900) as page:
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield page
-        assert not problems, f"the console threw: {problems}"
 
 
 def hand_set_case(admin: Api) -> str:

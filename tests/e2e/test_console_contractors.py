@@ -10,7 +10,6 @@ data already holds (Casey registered, the catalog, lookup values), so the test d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -170,18 +169,6 @@ def apis(devstack: Any) -> dict[str, Api]:
 @pytest.fixture(scope="module")
 def seeded(apis: dict[str, Api]) -> dict[str, Any]:
     return seed_contractor_firm(apis[FIONA], apis[DREW], apis[CASEY])
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from tests.e2e.browser import chromium_page
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with chromium_page(width=1360, height=900) as page:
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield page
-        assert not problems, f"the console threw: {problems}"
 
 
 def test_an_invoice_goes_from_pending_transactions_through_a_dispute_to_paid(

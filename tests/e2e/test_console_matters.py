@@ -72,19 +72,6 @@ def apis(devstack: Any) -> dict[str, Api]:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from tests.e2e.browser import chromium_page
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with chromium_page(width=1360, height=900) as page:
-        problems: list[str] = []
-        # On the context, so a second tab of the same test is watched too.
-        page.context.on("weberror", lambda error: problems.append(str(error.error)))
-        yield page
-        assert not problems, f"the console threw: {problems}"
-
-
-@pytest.fixture
 def demo_matter(apis: dict[str, Api]) -> Iterator[dict[str, Any]]:
     """The demo matter as it was, put back afterwards (only the fields these tests change)."""
     fiona = apis[FIONA]
