@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,7 +57,7 @@ def tokens_from_bytes(raw: bytes) -> OAuthTokens:
     )
 
 
-class _SealedTokenSource:
+class _SealedTokenSource(ABC):
     """``TokenSource`` over a record holding sealed tokens; subclasses say which record and how to save."""
 
     def __init__(
@@ -70,17 +71,17 @@ class _SealedTokenSource:
         # Opened once per run: a KMS call per request would cost more than the request itself.
         self._opened: OAuthTokens | None = None
 
+    @abstractmethod
     def _record(self) -> tuple[Any, str]:
         """The record and its sealed tokens; ``ReauthorizationRequired`` when there are none to use."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _save(self, record: Any, sealed: str) -> None:
         """Keep the renewed tokens (``StaleVersion`` when another worker saved first)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _refused(self, record: Any) -> None:
         """The system refused the refresh token: mark the record so people are told to connect again."""
-        raise NotImplementedError
 
     def _load(self) -> tuple[Any, OAuthTokens]:
         record, sealed = self._record()

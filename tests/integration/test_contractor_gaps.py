@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.identity import Principal, Role
-from tests.support.contractors import ContractorWorld, seed_contractor_world
+from tests.support.contractors import (
+    ContractorWorld,
+    add_problem_codes,
+    case_block,
+    open_case,
+    seed_contractor_world,
+)
 
 
 @pytest.fixture
@@ -27,30 +33,6 @@ def firm_items(memory_table: Any, firm_id: str) -> list[dict[str, Any]]:
 def admin_principal(world: ContractorWorld) -> Principal:
     person = world.seeded.people[Role.FIRM_ADMIN]
     return Principal(world.seeded.firm.firm_id, person.user_id, "user", frozenset({Role.FIRM_ADMIN}))
-
-
-def add_problem_codes(world: ContractorWorld, *codes: tuple[str, str | None]) -> None:
-    """Legal problem codes with their base matter allocations (None: no base)."""
-    for key, base in codes:
-        version = world.call("GET", "/contractor/lookups/legal_problem_code", token=world.admin)["version"]
-        body: dict[str, Any] = {"version": version, "key": key, "label": key.replace("_", " ").title()}
-        if base is not None:
-            body["base_matter_allocation"] = base
-        world.call("POST", "/contractor/lookups/legal_problem_code/values", body, token=world.admin)
-
-
-def open_case(world: ContractorWorld, number: str, problem_code: str | None = None) -> dict[str, Any]:
-    client = world.call("POST", "/clients", {"name": f"Client of {number}"}, token=world.admin)
-    body: dict[str, Any] = {"number": number, "name": f"Case {number}", "client_id": client["client_id"]}
-    if problem_code is not None:
-        body["problem_code"] = problem_code
-    result: dict[str, Any] = world.call("POST", "/matters", body, token=world.admin)
-    return result
-
-
-def case_block(world: ContractorWorld, matter_id: str) -> dict[str, Any]:
-    result: dict[str, Any] = world.call("GET", f"/contractor/cases/{matter_id}", token=world.staff)
-    return result
 
 
 def field_names(reply: Any) -> set[str]:

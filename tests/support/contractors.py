@@ -757,3 +757,29 @@ def seed_guard_records(container: Any, seeded: Any) -> dict[str, str]:
         "invoice_id": invoice.invoice.invoice_id,
         "contractor_matter_id": matter.matter_id,
     }
+
+
+def add_problem_codes(world: ContractorWorld, *codes: tuple[str, str | None]) -> None:
+    """Legal problem codes with their base matter allocations (None: no base)."""
+    for key, base in codes:
+        version = world.call("GET", "/contractor/lookups/legal_problem_code", token=world.admin)["version"]
+        body: dict[str, Any] = {"version": version, "key": key, "label": key.replace("_", " ").title()}
+        if base is not None:
+            body["base_matter_allocation"] = base
+        world.call("POST", "/contractor/lookups/legal_problem_code/values", body, token=world.admin)
+
+
+def open_case(world: ContractorWorld, number: str, problem_code: str | None = None) -> dict[str, Any]:
+    """A new matter (and its own client), with the problem code if given."""
+    client = world.call("POST", "/clients", {"name": f"Client of {number}"}, token=world.admin)
+    body: dict[str, Any] = {"number": number, "name": f"Case {number}", "client_id": client["client_id"]}
+    if problem_code is not None:
+        body["problem_code"] = problem_code
+    result: dict[str, Any] = world.call("POST", "/matters", body, token=world.admin)
+    return result
+
+
+def case_block(world: ContractorWorld, matter_id: str) -> dict[str, Any]:
+    """The case's contractor block (budget, allocation log, assignments) as staff read it."""
+    result: dict[str, Any] = world.call("GET", f"/contractor/cases/{matter_id}", token=world.staff)
+    return result
