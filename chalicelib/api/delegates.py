@@ -8,12 +8,12 @@ from pydantic import Field, model_validator
 from chalicelib.api.routing import Api, Call, services
 from chalicelib.api.schemas import ApiModel, Input
 from chalicelib.domain.delegation import MAX_DELEGATES, Access, Grant
-from chalicelib.services.delegates import DelegationView
+from chalicelib.services.delegates import DelegateChoice, DelegationView
 
 delegation = Blueprint(__name__)
 api = Api(delegation, "delegates")
 
-USER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"  # never holds "@", so a user id and an email cannot be mixed up
+USER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 
 
 class DelegateIn(Input):
@@ -94,5 +94,5 @@ def my_delegates(call: Call) -> DelegatesOut:
 )
 def set_my_delegates(call: Call) -> DelegatesOut:
     body: DelegatesIn = call.body
-    wanted = [(d.user_id or d.email or "", d.access) for d in body.delegates]
+    wanted = [DelegateChoice(d.access, user_id=d.user_id, email=d.email) for d in body.delegates]
     return _out(services().delegates.set_mine(call.principal, wanted, body.version))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.delegation import (
@@ -26,6 +27,15 @@ class DelegationView:
     acting_for: list[Grant]
 
 
+@dataclass(frozen=True)
+class DelegateChoice:
+    """One person on the caller's delegate list, by ``user_id`` or by ``email`` (exactly one)."""
+
+    access: Access
+    user_id: str | None = None
+    email: str | None = None
+
+
 class DelegateService:
     """Use cases of delegation. Every check happens here, on every request: revoking is immediate."""
 
@@ -41,26 +51,23 @@ class DelegateService:
         return self._view(principal.firm_id, current, acting_for)
 
     def set_mine(
-        self, principal: Principal, wanted: list[tuple[str, Access]], version: int
+        self, principal: Principal, wanted: Sequence[DelegateChoice], version: int
     ) -> DelegationView:
         """Replace the caller's delegate list; 409 if it changed since ``version`` was read.
 
-        Each person is named by user id or by email (user ids never hold "@"): attorneys, who grant
-        delegation, cannot read the roster to learn anyone's user id.
+        Each person is named by user id or by email: attorneys, who grant delegation, cannot read the
+        roster to learn anyone's user id.
         """
         self._require_person(principal)
         principal.require(Permission.TIME_READ_OWN)
         current = self._delegates.delegates_of(principal.firm_id, principal.subject_id)
         if current.version != version:
             raise StaleVersion("delegates", principal.subject_id)
-        by_email = {index for index, (who, _) in enumerate(wanted) if "@" in who}
-        wanted = [
-            (self._user_id_of(principal.firm_id, who) if index in by_email else who, access)
-            for index, (who, access) in enumerate(wanted)
-        ]
+        by_email = {index for index, choice in enumerate(wanted) if choice.email is not None}
+        resolved = [(self._user_id_of(principal.firm_id, choice), choice.access) for choice in wanted]
         known = {
             delegate_id
-            for delegate_id, _ in wanted
+            for delegate_id, _ in resolved
             if (user := self._users.get(principal.firm_id, delegate_id)) is not None
             and user.status is not UserStatus.DISABLED
         }
@@ -68,11 +75,11 @@ class DelegateService:
         sent_as = {f"delegates[{index}].user_id": f"delegates[{index}].email" for index in by_email}
         problems = [
             FieldError(sent_as.get(p.field, p.field), p.message)
-            for p in check_grants(principal.subject_id, wanted, known)
+            for p in check_grants(principal.subject_id, resolved, known)
         ]
         if problems:
             raise InvalidInput("the delegate list cannot be saved", field_errors=problems)
-        grants = tuple(Grant(principal.subject_id, d, access) for d, access in wanted)
+        grants = tuple(Grant(principal.subject_id, d, access) for d, access in resolved)
         if grants == current.grants:
             saved = current  # sending the same list again changes nothing, not even the version
         else:
@@ -108,10 +115,12 @@ class DelegateService:
             access=grant.access,
         )
 
-    def _user_id_of(self, firm_id: str, email: str) -> str:
+    def _user_id_of(self, firm_id: str, choice: DelegateChoice) -> str:
+        if choice.email is None:
+            return choice.user_id or ""
         # Nobody with that email: keep the email, which then fails the roster check naming it.
-        user = self._users.get_by_email(firm_id, normalize_email(email))
-        return user.user_id if user else email
+        user = self._users.get_by_email(firm_id, normalize_email(choice.email))
+        return user.user_id if user else choice.email
 
     @staticmethod
     def _require_person(principal: Principal) -> None:

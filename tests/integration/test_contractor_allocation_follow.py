@@ -13,6 +13,7 @@ from tests.support.contractors import (
     ContractorWorld,
     add_problem_codes,
     case_block,
+    firm_items,
     open_case,
     seed_contractor_world,
 )
@@ -21,13 +22,6 @@ from tests.support.contractors import (
 @pytest.fixture
 def world(api, firm_a) -> ContractorWorld:  # type: ignore[no-untyped-def]
     return seed_contractor_world(api, firm_a)
-
-
-def firm_items(memory_table: Any, firm_id: str) -> list[dict[str, Any]]:
-    return sorted(
-        (item for item in memory_table.all_items() if item.get("firm_id") == firm_id),
-        key=lambda item: (item["PK"], item["SK"]),
-    )
 
 
 def override(world: ContractorWorld, matter_id: str, amount: str) -> dict[str, Any]:

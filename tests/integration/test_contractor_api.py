@@ -10,19 +10,12 @@ import pytest
 
 from chalicelib.domain.identity import Role
 from chalicelib.domain.roster import User, UserStatus
-from tests.support.contractors import ContractorWorld, seed_contractor_world
+from tests.support.contractors import ContractorWorld, firm_items, seed_contractor_world
 
 
 @pytest.fixture
 def world(api, firm_a) -> ContractorWorld:  # type: ignore[no-untyped-def]
     return seed_contractor_world(api, firm_a)
-
-
-def firm_items(memory_table: Any, firm_id: str) -> list[dict[str, Any]]:
-    return sorted(
-        (item for item in memory_table.all_items() if item.get("firm_id") == firm_id),
-        key=lambda item: (item["PK"], item["SK"]),
-    )
 
 
 def test_a_contractor_invoice_goes_from_draft_to_paid_with_exact_totals(world: ContractorWorld) -> None:

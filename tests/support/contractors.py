@@ -783,3 +783,11 @@ def case_block(world: ContractorWorld, matter_id: str) -> dict[str, Any]:
     """The case's contractor block (budget, allocation log, assignments) as staff read it."""
     result: dict[str, Any] = world.call("GET", f"/contractor/cases/{matter_id}", token=world.staff)
     return result
+
+
+def firm_items(memory_table: Any, firm_id: str) -> list[dict[str, Any]]:
+    """Every stored item of the firm, in key order: compare before and after to prove nothing changed."""
+    return sorted(
+        (item for item in memory_table.all_items() if item.get("firm_id") == firm_id),
+        key=lambda item: (item["PK"], item["SK"]),
+    )

@@ -161,6 +161,7 @@ class StepFunctionsContractorEventSink:
             "at": event.at.isoformat(),
             "actor": event.actor,
             "by_contractor": event.by_contractor,
+            "seq": event.invoice_version,
         }
         # Log the decision first, then look for a waiting token: the waiting task stores its token
         # first, then reads the log. Whatever the interleaving, at least one side sees the other; if
@@ -173,5 +174,5 @@ class StepFunctionsContractorEventSink:
             token = self._waits.take_token(event.firm_id, event.invoice_id, execution, step)
             # A token whose wait just timed out (the step is reminding) takes no answer; the decision
             # stays in the log, and the step's next wait finds it there.
-            if token is not None and self._signals.succeed(token, {**decision, "seq": event.invoice_version}):
+            if token is not None and self._signals.succeed(token, decision):
                 return
